@@ -1,0 +1,63 @@
+# pipeline: PGXS build, plus the project's front door (test, demo, bench,
+# test-matrix).  The PGXS part is only included once pg_config can name it,
+# so `make test` and `make demo` work on a machine without the server headers:
+# they install what is missing first, then re-enter make.
+
+EXTENSION    = pipeline
+EXTVERSION   = 1.0
+MODULE_big   = pipeline
+OBJS         = $(patsubst %.c,%.o,$(sort $(wildcard src/*.c)))
+
+# The install script is assembled from one fragment per capability
+# (sql/1.0/NN_name.sql, applied in name order).
+INSTALL_SCRIPT = sql/$(EXTENSION)--$(EXTVERSION).sql
+DATA_built   = $(INSTALL_SCRIPT)
+DATA         = $(filter-out $(INSTALL_SCRIPT),$(wildcard sql/$(EXTENSION)--*--*.sql))
+
+# pg_regress reads test/sql/*.sql, compares with ./expected/*.out.
+REGRESS      = $(sort $(notdir $(basename $(wildcard test/sql/*.sql))))
+REGRESS_OPTS = --inputdir=test --load-extension=plpgsql
+ISOLATION    = $(sort $(notdir $(basename $(wildcard test/specs/*.spec))))
+ISOLATION_OPTS = --inputdir=test
+
+PG_CPPFLAGS  = -I$(srcdir)/src
+PG_CFLAGS    = -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers -Wno-sign-compare
+ifdef WERROR
+PG_CFLAGS   += -Werror
+endif
+
+PG_CONFIG   ?= pg_config
+PGXS        := $(shell $(PG_CONFIG) --pgxs 2>/dev/null)
+
+.DEFAULT_GOAL := all
+
+ifneq ($(wildcard $(PGXS)),)
+include $(PGXS)
+else
+all install installcheck:
+	@echo "pg_config/PGXS not found: run 'make test' (installs postgresql-server-dev) or set PG_CONFIG" >&2; exit 1
+endif
+
+$(INSTALL_SCRIPT): $(sort $(wildcard sql/$(EXTVERSION)/*.sql))
+	cat $^ > $@
+
+# ---------------------------------------------------------------------------
+# Front door.  Each target installs what is missing (apt, as root or via
+# sudo), builds, installs and runs against a throwaway cluster.
+# ---------------------------------------------------------------------------
+.PHONY: deps test demo bench stress test-matrix
+
+deps:
+	@tools/install-deps.sh
+
+test: deps
+	@tools/run-tests.sh
+
+demo: deps
+	@tools/run-demo.sh
+
+bench: deps
+	@tools/run-bench.sh
+
+test-matrix:
+	@tools/test-matrix.sh $(VERSIONS)

@@ -1,0 +1,22 @@
+/*
+ * compat.h
+ *		Every PostgreSQL version difference the extension cares about, in one
+ *		place.  Supported: PostgreSQL 15 through 18.
+ */
+#ifndef PIPELINE_COMPAT_H
+#define PIPELINE_COMPAT_H
+
+#include "postgres.h"
+
+#if PG_VERSION_NUM < 150000
+#error "pipeline requires PostgreSQL 15 or later"
+#endif
+
+/* PG 18 names the module in its magic block; older versions cannot. */
+#if PG_VERSION_NUM >= 180000
+#define PIPELINE_MODULE_MAGIC PG_MODULE_MAGIC_EXT(.name = "pipeline", .version = "1.0")
+#else
+#define PIPELINE_MODULE_MAGIC PG_MODULE_MAGIC
+#endif
+
+#endif							/* PIPELINE_COMPAT_H */

@@ -1,0 +1,40 @@
+/*
+ * pipeline.c
+ *		Module entry point: magic block, settings, cache callbacks.
+ */
+#include "compat.h"
+
+#include "fmgr.h"
+#include "utils/guc.h"
+
+#include "pipeline.h"
+#include "stage_meta.h"
+
+PIPELINE_MODULE_MAGIC;
+
+bool		pipeline_enforce_transitions = true;
+
+void		_PG_init(void);
+
+/*
+ * Define pipeline.enforce_transitions as PGC_SUSET: an ordinary role's SET
+ * fails with 42501 once the library is loaded, and a placeholder value an
+ * ordinary role set before loading is discarded (with a WARNING) when the
+ * server re-applies it under that role's rights.  GRANT SET ON PARAMETER
+ * delegates it.
+ */
+void
+_PG_init(void)
+{
+	DefineCustomBoolVariable("pipeline.enforce_transitions",
+							 "Enforce stage transition rules in attached tables.",
+							 "Off lets a migration load rows as they are; history is still recorded.",
+							 &pipeline_enforce_transitions,
+							 true,
+							 PGC_SUSET,
+							 0,
+							 NULL, NULL, NULL);
+	MarkGUCPrefixReserved("pipeline");
+
+	stage_meta_init();
+}

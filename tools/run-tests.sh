@@ -1,0 +1,19 @@
+#!/bin/bash
+# `make test`: build with -Werror, install, and run every suite against a
+# throwaway cluster: pg_regress, isolation, then the client tests.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+. tools/common.sh
+
+build_and_install
+status=0
+in_cluster $MAKE -s PG_CONFIG="$PG_CONFIG" installcheck || status=$?
+if [ $status -ne 0 ]; then
+	for f in regression.diffs output_iso/regression.diffs; do
+		[ -s "$f" ] && { echo "==== $f"; head -n 300 "$f"; }
+	done
+	exit $status
+fi
+if [ -x test/client/run.sh ]; then
+	in_cluster test/client/run.sh
+fi

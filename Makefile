@@ -10,9 +10,9 @@ OBJS         = $(patsubst %.c,%.o,$(sort $(wildcard src/*.c)))
 
 # The install script is assembled from one fragment per capability
 # (sql/1.0/NN_name.sql, applied in name order).
-INSTALL_SCRIPT = sql/$(EXTENSION)--$(EXTVERSION).sql
-DATA_built   = $(INSTALL_SCRIPT)
-DATA         = $(filter-out $(INSTALL_SCRIPT),$(wildcard sql/$(EXTENSION)--*--*.sql))
+PIPELINE_SQL = sql/$(EXTENSION)--$(EXTVERSION).sql
+DATA_built   = $(PIPELINE_SQL)
+DATA         = $(filter-out $(PIPELINE_SQL),$(wildcard sql/$(EXTENSION)--*--*.sql))
 
 # pg_regress reads test/sql/*.sql, compares with ./expected/*.out.
 REGRESS      = $(sort $(notdir $(basename $(wildcard test/sql/*.sql))))
@@ -39,7 +39,7 @@ all install installcheck:
 	@echo "pg_config/PGXS not found: run 'make test' (installs postgresql-server-dev) or set PG_CONFIG" >&2; exit 1
 endif
 
-$(INSTALL_SCRIPT): $(sort $(wildcard sql/$(EXTVERSION)/*.sql))
+$(PIPELINE_SQL): $(sort $(wildcard sql/$(EXTVERSION)/*.sql))
 	cat $^ > $@
 
 # ---------------------------------------------------------------------------

@@ -19,4 +19,11 @@
 #define PIPELINE_MODULE_MAGIC PG_MODULE_MAGIC
 #endif
 
+/* PG 16 added an error-context argument to stringToQualifiedNameList. */
+#if PG_VERSION_NUM >= 160000
+#define compat_stringToQualifiedNameList(s) stringToQualifiedNameList((s), NULL)
+#else
+#define compat_stringToQualifiedNameList(s) stringToQualifiedNameList(s)
+#endif
+
 #endif							/* PIPELINE_COMPAT_H */

@@ -133,6 +133,9 @@ extern const char *stage_kind_name(StageKind kind);
 /* Counter bumped each time the cache is dropped. */
 extern uint64 stage_meta_generation;
 
+/* Oid of config table pipeline.<name> ("rulesets", "ruleset_edges"). */
+extern Oid	stage_meta_config_relid(const char *name);
+
 /* rules.c: build strict, lenient and the stored custom rulesets of a type. */
 extern void rules_build(StageType *type, MemoryContext cxt);
 

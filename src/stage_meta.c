@@ -1,0 +1,889 @@
+/*
+ * stage_meta.c
+ *		Backend-local cache of stage metadata for registered enum types.
+ *
+ * Data flows one way: config tables (pipeline.stage_types,
+ * pipeline.stage_settings, pipeline.rulesets, pipeline.ruleset_edges) and
+ * pg_enum -> this cache -> triggers and aggregates.
+ *
+ * Loading reads the config tables with systable_beginscan under the catalog
+ * snapshot (never SPI under the caller's snapshot, which would keep stale
+ * rules for a REPEATABLE READ transaction).  Statement-level triggers on the
+ * config tables send a relcache invalidation for the changed table; our
+ * relcache callback, and syscache callbacks on pg_enum, pg_type and
+ * pg_namespace, mark the cache stale.  The cache is dropped lazily, at the
+ * next lookup, so that a pointer handed out stays valid until then.
+ */
+#include "compat.h"
+
+#include "access/genam.h"
+#include "access/htup_details.h"
+#include "access/skey.h"
+#include "access/stratnum.h"
+#include "access/table.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_enum.h"
+#include "catalog/pg_type.h"
+#include "nodes/makefuncs.h"
+#include "parser/parse_type.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/catcache.h"
+#include "utils/datum.h"
+#include "utils/fmgroids.h"
+#include "utils/hsearch.h"
+#include "utils/inval.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/regproc.h"
+#include "utils/rel.h"
+#include "utils/syscache.h"
+
+#include "stage_meta.h"
+
+/* Column numbers of pipeline.stage_types and pipeline.stage_settings. */
+#define Anum_stage_types_stage_type		1
+#define Anum_stage_types_labels			2
+#define Anum_stage_types_won			3
+#define Anum_stage_types_lost			4
+#define Anum_stage_types_entry			5
+#define Anum_stage_types_probabilities	6
+
+#define Anum_stage_settings_stage_type	1
+#define Anum_stage_settings_stage		2
+#define Anum_stage_settings_probability	3
+#define Anum_stage_settings_rotting		4
+
+/* Registration of a type: what define_stages stored (or the built-in one). */
+typedef struct Registration
+{
+	int			nlabels;
+	char	  **labels;			/* labels known at registration, enum order */
+	Numeric    *probabilities;	/* aligned with labels */
+	int			nwon;
+	char	  **won;
+	int			nlost;
+	char	  **lost;
+	int			nentry;
+	char	  **entry;
+} Registration;
+
+typedef struct TypeEntry
+{
+	Oid			type_oid;		/* hash key */
+	StageType  *type;
+	uint32		hashvalue;		/* TYPEOID syscache hash, for invalidation */
+} TypeEntry;
+
+typedef struct ValueEntry
+{
+	Oid			enum_oid;		/* hash key */
+	StageType  *type;
+	int			index;
+} ValueEntry;
+
+/* One pg_enum row, for sorting a type's labels. */
+typedef struct EnumLabel
+{
+	Oid			oid;
+	float4		sortorder;
+	char	   *label;
+} EnumLabel;
+
+uint64		stage_meta_generation = 1;
+
+static MemoryContext cache_cxt = NULL;
+static HTAB *type_hash = NULL;
+static HTAB *value_hash = NULL;
+static bool cache_stale = false;
+static uint64 inval_count = 0;
+
+/* Resolved at first use after each reset. */
+static Oid	pipeline_nsp = InvalidOid;
+static Oid	builtin_type = InvalidOid;
+static Oid	stage_types_rel = InvalidOid;
+static Oid	stage_settings_rel = InvalidOid;
+static Oid	rulesets_rel = InvalidOid;
+static Oid	ruleset_edges_rel = InvalidOid;
+
+/* The built-in pipeline.stage: its registration is code, not a row. */
+static const char *const builtin_labels[] = {
+	"lead_generation", "prospecting", "qualification", "initial_contact",
+	"proposal", "negotiation", "closed_won", "follow_up", "closed_lost"
+};
+static const char *const builtin_probabilities[] = {
+	"0.05", "0.10", "0.20", "0.30", "0.60", "0.80", "1.00", "1.00", "0.00"
+};
+static const char *const builtin_won[] = {"closed_won", "follow_up"};
+static const char *const builtin_lost[] = {"closed_lost"};
+static const char *const builtin_entry[] = {"lead_generation", "prospecting"};
+
+/* Mark the cache stale; acted upon at the next lookup. */
+static void
+cache_invalidate(void)
+{
+	cache_stale = true;
+	inval_count++;
+}
+
+/* Relcache callback: a config table changed (or everything was reset). */
+static void
+relcache_callback(Datum arg, Oid relid)
+{
+	if (!OidIsValid(relid) ||
+		relid == stage_types_rel || relid == stage_settings_rel ||
+		relid == rulesets_rel || relid == ruleset_edges_rel)
+		cache_invalidate();
+}
+
+/* pg_enum or pg_namespace changed: a label or a schema name may be new. */
+static void
+syscache_callback(Datum arg, int cacheid, uint32 hashvalue)
+{
+	cache_invalidate();
+}
+
+/* pg_type changed: only matters for types we hold (renamed or dropped). */
+static void
+type_callback(Datum arg, int cacheid, uint32 hashvalue)
+{
+	HASH_SEQ_STATUS status;
+	TypeEntry  *entry;
+
+	if (hashvalue == 0 || type_hash == NULL)
+	{
+		cache_invalidate();
+		return;
+	}
+	hash_seq_init(&status, type_hash);
+	while ((entry = hash_seq_search(&status)) != NULL)
+	{
+		if (entry->hashvalue == hashvalue)
+		{
+			cache_invalidate();
+			hash_seq_term(&status);
+			return;
+		}
+	}
+}
+
+/*
+ * Register the invalidation callbacks; called from _PG_init.
+ */
+void
+stage_meta_init(void)
+{
+	CacheRegisterRelcacheCallback(relcache_callback, (Datum) 0);
+	CacheRegisterSyscacheCallback(ENUMOID, syscache_callback, (Datum) 0);
+	CacheRegisterSyscacheCallback(NAMESPACEOID, syscache_callback, (Datum) 0);
+	CacheRegisterSyscacheCallback(TYPEOID, type_callback, (Datum) 0);
+}
+
+/* Create empty hash tables in the cache context. */
+static void
+cache_create_tables(void)
+{
+	HASHCTL		ctl;
+
+	ctl.keysize = sizeof(Oid);
+	ctl.entrysize = sizeof(TypeEntry);
+	ctl.hcxt = cache_cxt;
+	type_hash = hash_create("pipeline stage types", 16, &ctl,
+							HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+	ctl.entrysize = sizeof(ValueEntry);
+	value_hash = hash_create("pipeline stage labels", 128, &ctl,
+							 HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+}
+
+/*
+ * Drop everything if an invalidation arrived since the last lookup.  This is
+ * the only place cached memory is freed.
+ */
+static void
+cache_reset_if_stale(void)
+{
+	if (cache_cxt == NULL)
+	{
+		cache_cxt = AllocSetContextCreate(CacheMemoryContext,
+										  "pipeline stage cache",
+										  ALLOCSET_DEFAULT_SIZES);
+		cache_create_tables();
+		return;
+	}
+	if (!cache_stale)
+		return;
+	MemoryContextReset(cache_cxt);
+	cache_create_tables();
+	pipeline_nsp = builtin_type = InvalidOid;
+	stage_types_rel = stage_settings_rel = rulesets_rel = ruleset_edges_rel = InvalidOid;
+	cache_stale = false;
+	stage_meta_generation++;
+}
+
+/*
+ * Resolve the extension's schema, the built-in type and the config tables.
+ * The schema is fixed ("pipeline": the extension is not relocatable).
+ */
+static void
+resolve_catalog_objects(void)
+{
+	if (OidIsValid(stage_types_rel))
+		return;
+	pipeline_nsp = get_namespace_oid("pipeline", true);
+	if (!OidIsValid(pipeline_nsp) ||
+		!OidIsValid(stage_types_rel = get_relname_relid("stage_types", pipeline_nsp)))
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("extension \"pipeline\" is not installed in this database"),
+				 errhint("Run CREATE EXTENSION pipeline.")));
+	stage_settings_rel = get_relname_relid("stage_settings", pipeline_nsp);
+	rulesets_rel = get_relname_relid("rulesets", pipeline_nsp);
+	ruleset_edges_rel = get_relname_relid("ruleset_edges", pipeline_nsp);
+	builtin_type = GetSysCacheOid2(TYPENAMENSP, Anum_pg_type_oid,
+								   CStringGetDatum("stage"),
+								   ObjectIdGetDatum(pipeline_nsp));
+}
+
+/* Oid of a config table, for rules.c. */
+Oid
+stage_meta_config_relid(const char *name)
+{
+	resolve_catalog_objects();
+	if (strcmp(name, "rulesets") == 0)
+		return rulesets_rel;
+	if (strcmp(name, "ruleset_edges") == 0)
+		return ruleset_edges_rel;
+	elog(ERROR, "unknown pipeline config table \"%s\"", name);
+	return InvalidOid;			/* keep compiler quiet */
+}
+
+/* Deconstruct a text[] datum into palloc'd C strings (NULLs skipped). */
+static int
+text_array_to_cstrings(Datum array, char ***out)
+{
+	Datum	   *elems;
+	bool	   *nulls;
+	int			n;
+	int			k = 0;
+
+	deconstruct_array(DatumGetArrayTypeP(array), TEXTOID, -1, false,
+					  TYPALIGN_INT, &elems, &nulls, &n);
+	*out = palloc(sizeof(char *) * Max(n, 1));
+	for (int i = 0; i < n; i++)
+		if (!nulls[i])
+			(*out)[k++] = TextDatumGetCString(elems[i]);
+	return k;
+}
+
+/* Position of a string in an array of strings, -1 if absent. */
+static int
+string_index(char **list, int n, const char *s)
+{
+	for (int i = 0; i < n; i++)
+		if (strcmp(list[i], s) == 0)
+			return i;
+	return -1;
+}
+
+/* The registration compiled into the extension for pipeline.stage. */
+static void
+builtin_registration(Registration *reg)
+{
+	reg->nlabels = lengthof(builtin_labels);
+	reg->labels = (char **) builtin_labels;
+	reg->probabilities = palloc(sizeof(Numeric) * reg->nlabels);
+	for (int i = 0; i < reg->nlabels; i++)
+		reg->probabilities[i] =
+			DatumGetNumeric(DirectFunctionCall3(numeric_in,
+												CStringGetDatum(builtin_probabilities[i]),
+												ObjectIdGetDatum(InvalidOid),
+												Int32GetDatum(-1)));
+	reg->nwon = lengthof(builtin_won);
+	reg->won = (char **) builtin_won;
+	reg->nlost = lengthof(builtin_lost);
+	reg->lost = (char **) builtin_lost;
+	reg->nentry = lengthof(builtin_entry);
+	reg->entry = (char **) builtin_entry;
+}
+
+/*
+ * Read a custom type's registration row; false if there is none.
+ */
+static bool
+read_registration(Oid type_oid, Registration *reg)
+{
+	Relation	rel;
+	SysScanDesc scan;
+	ScanKeyData key;
+	HeapTuple	tup;
+	bool		found = false;
+
+	rel = table_open(stage_types_rel, AccessShareLock);
+	ScanKeyInit(&key, Anum_stage_types_stage_type, BTEqualStrategyNumber,
+				F_OIDEQ, ObjectIdGetDatum(type_oid));
+	scan = systable_beginscan(rel, InvalidOid, false, NULL, 1, &key);
+	if (HeapTupleIsValid(tup = systable_getnext(scan)))
+	{
+		TupleDesc	desc = RelationGetDescr(rel);
+		bool		isnull;
+		Datum	   *probs;
+		bool	   *pnulls;
+		int			nprobs;
+
+		reg->nlabels = text_array_to_cstrings(heap_getattr(tup, Anum_stage_types_labels, desc, &isnull), &reg->labels);
+		reg->nwon = text_array_to_cstrings(heap_getattr(tup, Anum_stage_types_won, desc, &isnull), &reg->won);
+		reg->nlost = text_array_to_cstrings(heap_getattr(tup, Anum_stage_types_lost, desc, &isnull), &reg->lost);
+		reg->nentry = text_array_to_cstrings(heap_getattr(tup, Anum_stage_types_entry, desc, &isnull), &reg->entry);
+		deconstruct_array(DatumGetArrayTypeP(heap_getattr(tup, Anum_stage_types_probabilities, desc, &isnull)),
+						  NUMERICOID, -1, false, TYPALIGN_INT,
+						  &probs, &pnulls, &nprobs);
+		reg->probabilities = palloc0(sizeof(Numeric) * Max(reg->nlabels, 1));
+		for (int i = 0; i < Min(nprobs, reg->nlabels); i++)
+			reg->probabilities[i] = pnulls[i] ? NULL : DatumGetNumeric(probs[i]);
+		found = true;
+	}
+	systable_endscan(scan);
+	table_close(rel, AccessShareLock);
+	return found;
+}
+
+/* Compare pg_enum rows by sort order. */
+static int
+enum_label_cmp(const void *a, const void *b)
+{
+	float4		x = ((const EnumLabel *) a)->sortorder;
+	float4		y = ((const EnumLabel *) b)->sortorder;
+
+	return (x > y) - (x < y);
+}
+
+/* A type's labels in sort order. */
+static int
+read_enum_labels(Oid type_oid, EnumLabel **out)
+{
+	CatCList   *list = SearchSysCacheList1(ENUMTYPOIDNAME, ObjectIdGetDatum(type_oid));
+	EnumLabel  *labels = palloc(sizeof(EnumLabel) * Max(list->n_members, 1));
+	int			n = list->n_members;
+
+	for (int i = 0; i < n; i++)
+	{
+		HeapTuple	tup = &list->members[i]->tuple;
+		Form_pg_enum en = (Form_pg_enum) GETSTRUCT(tup);
+
+		labels[i].oid = en->oid;
+		labels[i].sortorder = en->enumsortorder;
+		labels[i].label = pstrdup(NameStr(en->enumlabel));
+	}
+	ReleaseCatCacheList(list);
+	qsort(labels, n, sizeof(EnumLabel), enum_label_cmp);
+	*out = labels;
+	return n;
+}
+
+/* Apply the user's per-stage settings (probability, rotting_after). */
+static void
+apply_settings(StageType *type)
+{
+	Relation	rel;
+	SysScanDesc scan;
+	ScanKeyData key;
+	HeapTuple	tup;
+
+	rel = table_open(stage_settings_rel, AccessShareLock);
+	ScanKeyInit(&key, Anum_stage_settings_stage_type, BTEqualStrategyNumber,
+				F_OIDEQ, ObjectIdGetDatum(type->type_oid));
+	scan = systable_beginscan(rel, InvalidOid, false, NULL, 1, &key);
+	while (HeapTupleIsValid(tup = systable_getnext(scan)))
+	{
+		TupleDesc	desc = RelationGetDescr(rel);
+		bool		isnull;
+		char	   *label;
+		Datum		d;
+		int			i;
+
+		label = TextDatumGetCString(heap_getattr(tup, Anum_stage_settings_stage, desc, &isnull));
+		i = stage_type_index_of_label(type, label);
+		if (i < 0)
+			continue;			/* label renamed away: nothing to apply */
+		d = heap_getattr(tup, Anum_stage_settings_probability, desc, &isnull);
+		if (!isnull)
+			type->stages[i].probability = DatumGetNumeric(datumCopy(d, false, -1));
+		d = heap_getattr(tup, Anum_stage_settings_rotting, desc, &isnull);
+		if (!isnull)
+		{
+			type->stages[i].rots = true;
+			type->stages[i].rotting_after = *DatumGetIntervalP(d);
+		}
+	}
+	systable_endscan(scan);
+	table_close(rel, AccessShareLock);
+}
+
+/* Mean of two probabilities, exact: (a + b) * 0.5. */
+static Numeric
+numeric_mean2(Numeric a, Numeric b)
+{
+	Datum		half = DirectFunctionCall3(numeric_in, CStringGetDatum("0.5"),
+										   ObjectIdGetDatum(InvalidOid),
+										   Int32GetDatum(-1));
+	Datum		sum = DirectFunctionCall2(numeric_add, NumericGetDatum(a),
+										  NumericGetDatum(b));
+
+	return DatumGetNumeric(DirectFunctionCall2(numeric_mul, sum, half));
+}
+
+/*
+ * Probabilities of labels added after registration: a lost one gets 0, an
+ * open one the mean of its nearest open neighbours that have a probability
+ * (one neighbour: its value).  Runs before the user's settings apply, so an
+ * explicit set_probability on the new label still wins.
+ */
+static void
+fill_added_probabilities(StageType *type, const bool *added)
+{
+	Numeric		zero = int64_to_numeric(0);
+
+	for (int i = 0; i < type->nstages; i++)
+	{
+		Numeric		before = NULL;
+		Numeric		after = NULL;
+
+		if (!added[i])
+			continue;
+		if (type->stages[i].kind != STAGE_KIND_OPEN)
+		{
+			type->stages[i].probability = zero;
+			continue;
+		}
+		for (int j = i - 1; j >= 0 && before == NULL; j--)
+			if (!added[j] && type->stages[j].kind == STAGE_KIND_OPEN)
+				before = type->stages[j].probability;
+		for (int j = i + 1; j < type->nstages && after == NULL; j++)
+			if (!added[j] && type->stages[j].kind == STAGE_KIND_OPEN)
+				after = type->stages[j].probability;
+		if (before && after)
+			type->stages[i].probability = numeric_mean2(before, after);
+		else
+			type->stages[i].probability = before ? before : (after ? after : zero);
+	}
+}
+
+/* Compare OIDs for the label binary-search index. */
+static int
+oid_index_cmp(const void *a, const void *b, void *arg)
+{
+	const StageType *type = arg;
+	Oid			x = type->stages[*(const int *) a].enum_oid;
+	Oid			y = type->stages[*(const int *) b].enum_oid;
+
+	return (x > y) - (x < y);
+}
+
+/* "schema"."name" with identifiers quoted only where needed. */
+static char *
+qualified_type_name(Oid type_oid)
+{
+	HeapTuple	tup = SearchSysCache1(TYPEOID, ObjectIdGetDatum(type_oid));
+	Form_pg_type typ;
+	char	   *result;
+
+	if (!HeapTupleIsValid(tup))
+		elog(ERROR, "cache lookup failed for type %u", type_oid);
+	typ = (Form_pg_type) GETSTRUCT(tup);
+	result = quote_qualified_identifier(get_namespace_name(typ->typnamespace),
+										NameStr(typ->typname));
+	ReleaseSysCache(tup);
+	return result;
+}
+
+/*
+ * Build a type's metadata in the current memory context.  NULL when the
+ * type is an enum but not registered.
+ */
+static StageType *
+build_stage_type(Oid type_oid)
+{
+	Registration reg;
+	StageType  *type;
+	EnumLabel  *labels;
+	bool	   *added;
+	int			first_won_label = -1;
+
+	if (type_oid == builtin_type)
+		builtin_registration(&reg);
+	else if (!read_registration(type_oid, &reg))
+		return NULL;
+
+	type = palloc0(sizeof(StageType));
+	type->type_oid = type_oid;
+	type->builtin = (type_oid == builtin_type);
+	type->qualified_name = qualified_type_name(type_oid);
+	type->nstages = read_enum_labels(type_oid, &labels);
+	type->stages = palloc0(sizeof(StageInfo) * Max(type->nstages, 1));
+	added = palloc0(sizeof(bool) * Max(type->nstages, 1));
+
+	/* Won labels are named; the first of them splits open from lost. */
+	for (int i = 0; i < type->nstages && first_won_label < 0; i++)
+		if (string_index(reg.won, reg.nwon, labels[i].label) >= 0)
+			first_won_label = i;
+
+	type->first_won = -1;
+	type->last_open = -1;
+	for (int i = 0; i < type->nstages; i++)
+	{
+		StageInfo  *s = &type->stages[i];
+		int			r = string_index(reg.labels, reg.nlabels, labels[i].label);
+
+		s->enum_oid = labels[i].oid;
+		s->ordinal = i + 1;
+		s->label = labels[i].label;
+		if (string_index(reg.won, reg.nwon, s->label) >= 0)
+			s->kind = STAGE_KIND_WON;
+		else if (string_index(reg.lost, reg.nlost, s->label) >= 0)
+			s->kind = STAGE_KIND_LOST;
+		else if (first_won_label < 0 || i < first_won_label)
+			s->kind = STAGE_KIND_OPEN;
+		else
+			s->kind = STAGE_KIND_LOST;
+		added[i] = (r < 0 || reg.probabilities[r] == NULL);
+		if (!added[i])
+			s->probability = reg.probabilities[r];
+		s->is_entry = (r >= 0 && s->kind == STAGE_KIND_OPEN &&
+					   string_index(reg.entry, reg.nentry, s->label) >= 0);
+
+		switch (s->kind)
+		{
+			case STAGE_KIND_OPEN:
+				type->nopen++;
+				type->last_open = i;
+				break;
+			case STAGE_KIND_WON:
+				type->nwon++;
+				if (type->first_won < 0)
+					type->first_won = i;
+				break;
+			case STAGE_KIND_LOST:
+				type->nlost++;
+				break;
+		}
+	}
+	fill_added_probabilities(type, added);
+	apply_settings(type);
+
+	/* Binary-search index over label OIDs. */
+	type->sorted_index = palloc(sizeof(int) * Max(type->nstages, 1));
+	type->sorted_oids = palloc(sizeof(Oid) * Max(type->nstages, 1));
+	for (int i = 0; i < type->nstages; i++)
+		type->sorted_index[i] = i;
+	qsort_arg(type->sorted_index, type->nstages, sizeof(int), oid_index_cmp, type);
+	for (int i = 0; i < type->nstages; i++)
+		type->sorted_oids[i] = type->stages[type->sorted_index[i]].enum_oid;
+
+	rules_build(type, CurrentMemoryContext);
+	return type;
+}
+
+/* Raise 42704 for an enum type that has no registration. */
+static void
+report_unregistered(Oid type_oid)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_UNDEFINED_OBJECT),
+			 errmsg("enum type %s is not registered as a pipeline", format_type_be(type_oid)),
+			 errdetail("Stage functions, triggers and aggregates need to know which labels are open, won and lost."),
+			 errhint("Register it with pipeline.define_stages('%s', won => ARRAY[...], lost => ARRAY[...]).",
+					 format_type_be_qualified(type_oid))));
+}
+
+/*
+ * Look up (loading if needed) a registered type.  Errors 42704 for a
+ * missing or unregistered type and 42809 for a type that is not an enum,
+ * unless missing_ok, in which case NULL is returned.
+ */
+StageType *
+stage_type_get(Oid type_oid, bool missing_ok)
+{
+	TypeEntry  *entry;
+
+	for (;;)
+	{
+		MemoryContext old;
+		StageType  *type;
+		uint64		start_count;
+		HeapTuple	tup;
+		char		typtype;
+
+		cache_reset_if_stale();
+		entry = hash_search(type_hash, &type_oid, HASH_FIND, NULL);
+		if (entry)
+			return entry->type;
+
+		tup = SearchSysCache1(TYPEOID, ObjectIdGetDatum(type_oid));
+		if (!HeapTupleIsValid(tup))
+		{
+			if (missing_ok)
+				return NULL;
+			ereport(ERROR,
+					(errcode(ERRCODE_UNDEFINED_OBJECT),
+					 errmsg("type with OID %u does not exist", type_oid)));
+		}
+		typtype = ((Form_pg_type) GETSTRUCT(tup))->typtype;
+		ReleaseSysCache(tup);
+		if (typtype != TYPTYPE_ENUM)
+		{
+			if (missing_ok)
+				return NULL;
+			ereport(ERROR,
+					(errcode(ERRCODE_WRONG_OBJECT_TYPE),
+					 errmsg("type %s is not an enum", format_type_be(type_oid)),
+					 errhint("A pipeline's stages are the labels of an enum type: CREATE TYPE ... AS ENUM (...).")));
+		}
+
+		start_count = inval_count;
+		resolve_catalog_objects();
+		old = MemoryContextSwitchTo(cache_cxt);
+		type = build_stage_type(type_oid);
+		MemoryContextSwitchTo(old);
+
+		/* An invalidation arrived while loading: what we read may be stale. */
+		if (inval_count != start_count)
+			continue;
+		if (type == NULL)
+		{
+			if (missing_ok)
+				return NULL;
+			report_unregistered(type_oid);
+		}
+
+		entry = hash_search(type_hash, &type_oid, HASH_ENTER, NULL);
+		entry->type = type;
+		entry->hashvalue = GetSysCacheHashValue1(TYPEOID, ObjectIdGetDatum(type_oid));
+		for (int i = 0; i < type->nstages; i++)
+		{
+			ValueEntry *v = hash_search(value_hash, &type->stages[i].enum_oid, HASH_ENTER, NULL);
+
+			v->type = type;
+			v->index = i;
+		}
+		return type;
+	}
+}
+
+/*
+ * Registered type by schema-qualified name, resolved without search_path
+ * (an unqualified name is refused, since it would depend on it).
+ */
+StageType *
+stage_type_get_by_name(const char *qualified_name, bool missing_ok)
+{
+	List	   *names = compat_stringToQualifiedNameList(qualified_name);
+	TypeName   *tn;
+	Oid			type_oid;
+
+	if (list_length(names) != 2)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("stage type name \"%s\" is not schema-qualified", qualified_name)));
+	tn = makeTypeNameFromNameList(names);
+	type_oid = LookupTypeNameOid(NULL, tn, true);
+	if (!OidIsValid(type_oid))
+	{
+		if (missing_ok)
+			return NULL;
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("type \"%s\" does not exist", qualified_name)));
+	}
+	return stage_type_get(type_oid, missing_ok);
+}
+
+/*
+ * Index of a label OID in a type: binary search over its few label OIDs.
+ */
+int
+stage_type_index_of(const StageType *type, Oid enum_oid)
+{
+	int			lo = 0;
+	int			hi = type->nstages - 1;
+
+	while (lo <= hi)
+	{
+		int			mid = (lo + hi) / 2;
+		Oid			m = type->sorted_oids[mid];
+
+		if (m == enum_oid)
+			return type->sorted_index[mid];
+		if (m < enum_oid)
+			lo = mid + 1;
+		else
+			hi = mid - 1;
+	}
+	return -1;
+}
+
+/* Index of a label by text, -1 if unknown. */
+int
+stage_type_index_of_label(const StageType *type, const char *label)
+{
+	for (int i = 0; i < type->nstages; i++)
+		if (strcmp(type->stages[i].label, label) == 0)
+			return i;
+	return -1;
+}
+
+/*
+ * Prepare a call-site memo: process pending invalidations once, so that a
+ * change committed elsewhere is seen by this statement.
+ */
+void
+stage_call_cache_init(StageCallCache *cc)
+{
+	AcceptInvalidationMessages();
+	cc->generation = 0;
+	cc->type = NULL;
+}
+
+/* A StageCallCache kept in fn_extra, initialized on the first call. */
+StageCallCache *
+stage_call_cache_get(FmgrInfo *flinfo)
+{
+	if (flinfo->fn_extra == NULL)
+	{
+		StageCallCache *cc = MemoryContextAlloc(flinfo->fn_mcxt, sizeof(StageCallCache));
+
+		stage_call_cache_init(cc);
+		flinfo->fn_extra = cc;
+	}
+	return (StageCallCache *) flinfo->fn_extra;
+}
+
+/*
+ * The registered type of an enum label, and the label's index in it.  The
+ * common case (same type as the last call) is a binary search.
+ */
+StageType *
+stage_call_lookup_value(StageCallCache *cc, Oid enum_oid, int *index)
+{
+	ValueEntry *v;
+	StageType  *type;
+	HeapTuple	tup;
+	Oid			type_oid;
+	int			i;
+
+	cache_reset_if_stale();
+	if (cc->type != NULL && cc->generation == stage_meta_generation &&
+		(i = stage_type_index_of(cc->type, enum_oid)) >= 0)
+	{
+		*index = i;
+		return cc->type;
+	}
+
+	v = hash_search(value_hash, &enum_oid, HASH_FIND, NULL);
+	if (v == NULL)
+	{
+		tup = SearchSysCache1(ENUMOID, ObjectIdGetDatum(enum_oid));
+		if (!HeapTupleIsValid(tup))
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_BINARY_REPRESENTATION),
+					 errmsg("invalid internal value for enum: %u", enum_oid)));
+		type_oid = ((Form_pg_enum) GETSTRUCT(tup))->enumtypid;
+		ReleaseSysCache(tup);
+		type = stage_type_get(type_oid, false);
+		i = stage_type_index_of(type, enum_oid);
+		if (i < 0)
+			elog(ERROR, "enum label %u missing from stage type %u", enum_oid, type_oid);
+	}
+	else
+	{
+		type = v->type;
+		i = v->index;
+	}
+	cc->type = type;
+	cc->generation = stage_meta_generation;
+	*index = i;
+	return type;
+}
+
+/*
+ * A named ruleset of a type: strict, lenient, or a stored custom one.
+ */
+const Ruleset *
+stage_type_ruleset(const StageType *type, const char *name, bool missing_ok)
+{
+	for (int i = 0; i < type->nrulesets; i++)
+		if (strcmp(type->rulesets[i].name, name) == 0)
+			return &type->rulesets[i];
+	if (!missing_ok)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("ruleset \"%s\" does not exist for stage type %s", name, type->qualified_name),
+				 errdetail("Every stage type has the built-in rulesets \"strict\" and \"lenient\"."),
+				 errhint("Create a custom ruleset with pipeline.copy_ruleset('%s', 'strict', '%s').",
+						 type->qualified_name, name)));
+	return NULL;
+}
+
+/*
+ * Whether a row at stage index `at` has reached stage index `target`.
+ */
+bool
+stage_reached(const StageType *type, int at, int target)
+{
+	StageKind	at_kind = type->stages[at].kind;
+	StageKind	target_kind = type->stages[target].kind;
+
+	if (at_kind == STAGE_KIND_LOST || target_kind == STAGE_KIND_LOST)
+		return false;
+	if (at_kind == STAGE_KIND_WON)
+		return target_kind == STAGE_KIND_OPEN || target <= at;
+	return target_kind == STAGE_KIND_OPEN && target <= at;
+}
+
+/*
+ * OIDs of every registered type that still exists: pipeline.stage first,
+ * then the registrations in OID order.
+ */
+List *
+stage_meta_registered_types(void)
+{
+	List	   *result = NIL;
+	Relation	rel;
+	SysScanDesc scan;
+	HeapTuple	tup;
+
+	cache_reset_if_stale();
+	resolve_catalog_objects();
+	rel = table_open(stage_types_rel, AccessShareLock);
+	scan = systable_beginscan(rel, InvalidOid, false, NULL, 0, NULL);
+	while (HeapTupleIsValid(tup = systable_getnext(scan)))
+	{
+		bool		isnull;
+		Oid			type_oid = DatumGetObjectId(heap_getattr(tup, Anum_stage_types_stage_type,
+															 RelationGetDescr(rel), &isnull));
+
+		if (SearchSysCacheExists1(TYPEOID, ObjectIdGetDatum(type_oid)))
+			result = lappend_oid(result, type_oid);
+	}
+	systable_endscan(scan);
+	table_close(rel, AccessShareLock);
+	list_sort(result, list_oid_cmp);
+	if (OidIsValid(builtin_type))
+		result = lcons_oid(builtin_type, result);
+	return result;
+}
+
+/* The text of a kind, as SQL shows it. */
+const char *
+stage_kind_name(StageKind kind)
+{
+	switch (kind)
+	{
+		case STAGE_KIND_OPEN:
+			return "open";
+		case STAGE_KIND_WON:
+			return "won";
+		case STAGE_KIND_LOST:
+			return "lost";
+	}
+	return "?";
+}

@@ -236,7 +236,7 @@ CREATE FUNCTION pipeline._tables_using_type(stage_type regtype) RETURNS SETOF re
 	  JOIN pg_catalog.pg_attribute a
 		ON a.attrelid = t.tgrelid
 	   AND a.attname = pg_catalog.convert_from(
-						   pg_catalog.substring(t.tgargs FROM 1 FOR pg_catalog.position('\x00'::bytea IN t.tgargs) - 1),
+						   pg_catalog.substring(t.tgargs, 1, pg_catalog.position(t.tgargs, '\x00'::bytea) - 1),
 						   'UTF8')
 	 WHERE t.tgfoid IN (SELECT p.oid FROM pg_catalog.pg_proc p
 						 WHERE p.pronamespace = 'pipeline'::regnamespace

@@ -236,7 +236,7 @@ CREATE FUNCTION pipeline._tables_using_type(stage_type regtype) RETURNS SETOF re
 	  JOIN pg_catalog.pg_attribute a
 		ON a.attrelid = t.tgrelid
 	   AND a.attname = pg_catalog.convert_from(
-						   pg_catalog.substring(t.tgargs FROM 1 FOR pg_catalog.position('\x00'::bytea IN t.tgargs) - 1),
+						   pg_catalog.substring(t.tgargs, 1, pg_catalog.position(t.tgargs, '\x00'::bytea) - 1),
 						   'UTF8')
 	 WHERE t.tgfoid IN (SELECT p.oid FROM pg_catalog.pg_proc p
 						 WHERE p.pronamespace = 'pipeline'::regnamespace
@@ -333,3 +333,32 @@ CREATE VIEW pipeline.stage_catalog AS
 	  FROM pipeline._stage_catalog() c;
 COMMENT ON VIEW pipeline.stage_catalog IS 'every label of every registered stage type, with its metadata';
 GRANT SELECT ON pipeline.stage_catalog TO PUBLIC;
+
+-- Dropping a registered type (DROP TYPE ... CASCADE takes its per-type
+-- aggregates with it) removes its registration, settings and rulesets, so
+-- nothing dangles.  SECURITY DEFINER because whoever may drop the type may
+-- not write the config tables; it only deletes rows of types that this very
+-- statement dropped.
+CREATE FUNCTION pipeline._forget_dropped_types() RETURNS event_trigger
+	LANGUAGE plpgsql
+	SECURITY DEFINER
+	SET search_path = pg_catalog, pg_temp
+	AS $$
+DECLARE
+	dropped oid[];
+BEGIN
+	SELECT pg_catalog.array_agg(d.objid) INTO dropped
+	  FROM pg_catalog.pg_event_trigger_dropped_objects() d
+	 WHERE d.classid = 'pg_catalog.pg_type'::pg_catalog.regclass AND d.object_type = 'type';
+	IF dropped IS NULL THEN
+		RETURN;
+	END IF;
+	DELETE FROM pipeline.rulesets r WHERE r.stage_type::oid = ANY (dropped);
+	DELETE FROM pipeline.stage_settings s WHERE s.stage_type::oid = ANY (dropped);
+	DELETE FROM pipeline.stage_types t WHERE t.stage_type::oid = ANY (dropped);
+END
+$$;
+REVOKE ALL ON FUNCTION pipeline._forget_dropped_types() FROM PUBLIC;
+
+CREATE EVENT TRIGGER pipeline_forget_dropped_types ON sql_drop
+	EXECUTE FUNCTION pipeline._forget_dropped_types();

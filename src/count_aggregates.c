@@ -254,6 +254,8 @@ count_state_for_update(FunctionCallInfo fcinfo, CountCallCache *c, CountStateKin
 		return s;
 
 	s = (CountState *) PG_DETOAST_DATUM_COPY(PG_GETARG_DATUM(0));
+	if (s->kind == kind && COUNT_STATE_UNTYPED(s))
+		return count_state_make(kind, nstages, c->name, c->name_len);
 	if (s->kind != kind)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -269,6 +271,20 @@ count_state_for_update(FunctionCallInfo fcinfo, CountCallCache *c, CountStateKin
 				 errmsg("pipeline.count_state for stage type %s (%d labels) cannot take a value of %s (%d labels)",
 						COUNT_STATE_NAME(s), s->nstages, c->name, c->nstages)));
 	return s;
+}
+
+/*
+ * A row with a NULL argument leaves the state as it is.  A group's first
+ * such row gets an untyped empty state rather than NULL: a moving
+ * aggregate's transition function must never return NULL, and the stage
+ * type is not known before a row has a stage.
+ */
+static pg_noinline Datum
+count_skip_row(FunctionCallInfo fcinfo, CountStateKind kind)
+{
+	if (!PG_ARGISNULL(0))
+		PG_RETURN_DATUM(PG_GETARG_DATUM(0));
+	PG_RETURN_POINTER(count_state_make(kind, 0, "", 0));
 }
 
 /*
@@ -293,11 +309,7 @@ conversion_step(FunctionCallInfo fcinfo, int64 delta)
 	int64		converted;
 
 	if (PG_ARGISNULL(1))
-	{
-		if (PG_ARGISNULL(0))
-			PG_RETURN_NULL();
-		PG_RETURN_DATUM(PG_GETARG_DATUM(0));
-	}
+		return count_skip_row(fcinfo, COUNT_KIND_CONVERSION);
 	converted = PG_GETARG_BOOL(1) ? 1 : 0;
 	s = count_state_for_update(fcinfo, NULL, COUNT_KIND_CONVERSION);
 	s->counts[0] += delta * converted;
@@ -336,11 +348,7 @@ conversion_reached_step(FunctionCallInfo fcinfo, int64 delta)
 	uint64		loads;
 
 	if (PG_ARGISNULL(1) || PG_ARGISNULL(2))
-	{
-		if (PG_ARGISNULL(0))
-			PG_RETURN_NULL();
-		PG_RETURN_DATUM(PG_GETARG_DATUM(0));
-	}
+		return count_skip_row(fcinfo, COUNT_KIND_REACHED);
 	c = count_call_cache(fcinfo);
 	labels[0] = PG_GETARG_OID(1);
 	labels[1] = PG_GETARG_OID(2);
@@ -391,11 +399,7 @@ conversion_step_step(FunctionCallInfo fcinfo, int64 delta)
 	uint64		loads;
 
 	if (PG_ARGISNULL(1) || PG_ARGISNULL(2) || PG_ARGISNULL(3))
-	{
-		if (PG_ARGISNULL(0))
-			PG_RETURN_NULL();
-		PG_RETURN_DATUM(PG_GETARG_DATUM(0));
-	}
+		return count_skip_row(fcinfo, COUNT_KIND_STEP);
 	c = count_call_cache(fcinfo);
 	labels[0] = PG_GETARG_OID(1);
 	labels[1] = PG_GETARG_OID(2);
@@ -449,11 +453,7 @@ win_rate_step(FunctionCallInfo fcinfo, int64 delta)
 	int			kind;
 
 	if (PG_ARGISNULL(1))
-	{
-		if (PG_ARGISNULL(0))
-			PG_RETURN_NULL();
-		PG_RETURN_DATUM(PG_GETARG_DATUM(0));
-	}
+		return count_skip_row(fcinfo, COUNT_KIND_WIN);
 	c = count_call_cache(fcinfo);
 	/* look up first: the lookup may (re)load c->kind */
 	index = count_stage_index(fcinfo, c, PG_GETARG_OID(1));
@@ -492,11 +492,7 @@ stage_counts_step(FunctionCallInfo fcinfo, int64 delta)
 	int			index;
 
 	if (PG_ARGISNULL(1))
-	{
-		if (PG_ARGISNULL(0))
-			PG_RETURN_NULL();
-		PG_RETURN_DATUM(PG_GETARG_DATUM(0));
-	}
+		return count_skip_row(fcinfo, COUNT_KIND_STAGES);
 	c = count_call_cache(fcinfo);
 	index = count_stage_index(fcinfo, c, PG_GETARG_OID(1));
 	s = count_state_for_update(fcinfo, c, COUNT_KIND_STAGES);
@@ -522,8 +518,8 @@ pipeline_stage_counts_inv(PG_FUNCTION_ARGS)
 
 /*
  * Combine function of every counting aggregate: adds the counts of two
- * states of the same kind and stage type.  A NULL state on either side is
- * the other one; addition makes it order-independent.  Under an aggregate
+ * states of the same kind and stage type.  A NULL or untyped state on
+ * either side is the other one; addition makes it order-independent.  Under an aggregate
  * the first state belongs to the executor's aggregate context and is
  * updated in place.
  */
@@ -547,6 +543,10 @@ pipeline_count_combine(PG_FUNCTION_ARGS)
 		a = PG_GETARG_COUNT_STATE(0);
 	else
 		a = (CountState *) PG_DETOAST_DATUM_COPY(PG_GETARG_DATUM(0));
+	if (a->kind == b->kind && COUNT_STATE_UNTYPED(b))
+		PG_RETURN_POINTER(a);
+	if (a->kind == b->kind && COUNT_STATE_UNTYPED(a))
+		PG_RETURN_POINTER(b);
 	count_state_check_compatible(a, b);
 	for (int i = 0; i < a->ncounts; i++)
 	{

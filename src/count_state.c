@@ -80,6 +80,15 @@ count_state_problem(int kind, int64 nstages, int64 ncounts, const int64 *counts,
 		if (name_len != 0)
 			return "a conversion state has no stage type, so its type name must be empty";
 	}
+	else if (nstages == 0 && name_len == 0)
+	{
+		/* untyped: no row counted yet (only rows with NULLs seen) */
+		if (ncounts != (kind == COUNT_KIND_STAGES ? 0 : 2))
+			return "wrong number of counts for this kind of state";
+		for (int64 i = 0; i < ncounts; i++)
+			if (counts[i] != 0)
+				return "a state without a stage type must not count any row";
+	}
 	else
 	{
 		if (nstages < 1 || nstages > COUNT_STATE_MAX_STAGES)
@@ -186,20 +195,20 @@ pipeline_count_state_in(PG_FUNCTION_ARGS)
 
 	/* at most max(nstages, 2) counts are valid; read one more to detect */
 	counts = palloc(sizeof(int64) * (Max(nstages, 2) + 1));
-	for (;;)
+	for (; *p != ':';)
 	{
 		if (ncounts > Max(nstages, 2))
 			COUNT_STATE_SYNTAX_ERROR(str, "Too many counts for this kind of state.");
 		if (!parse_count(&p, &counts[ncounts]))
 			COUNT_STATE_SYNTAX_ERROR(str, "A count is missing, negative, not a number or out of range.");
 		ncounts++;
-		if (*p == ',')
+		if (*p == ',' && p[1] != ':')
 			p++;
-		else if (*p == ':')
-			break;
-		else
+		else if (*p != ':')
 			COUNT_STATE_SYNTAX_ERROR(str, "The counts must be separated by commas and end with a colon.");
 	}
+	if (*p != ':')
+		COUNT_STATE_SYNTAX_ERROR(str, "The counts must end with a colon.");
 	name = p + 1;
 
 	problem = count_state_problem(kind, nstages, ncounts, counts, name, strlen(name));

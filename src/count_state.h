@@ -12,6 +12,12 @@
  * e.g.			v1:win_rate:9:3,7:pipeline.stage
  * The type name comes last so that it may contain any character; it is
  * empty for conversion_rate(boolean), which has no stage type.
+ *
+ * A stage state may also be "untyped" (nstages 0, empty name, all counts
+ * zero, no counts at all for stage_counts): the state of a group that has
+ * only seen rows with a NULL argument, e.g. v1:stage_counts:0:: -- moving
+ * aggregates must return a state for every row.  It combines as an empty
+ * state with a state of any stage type.
  */
 #ifndef PIPELINE_COUNT_STATE_H
 #define PIPELINE_COUNT_STATE_H
@@ -61,6 +67,7 @@ typedef struct CountState
 #define COUNT_STATE_SIZE(ncounts, name_len) \
 	(offsetof(CountState, counts) + sizeof(int64) * (ncounts) + (name_len) + 1)
 #define COUNT_STATE_NAME(s)		((char *) &(s)->counts[(s)->ncounts])
+#define COUNT_STATE_UNTYPED(s)	((s)->kind != COUNT_KIND_CONVERSION && (s)->nstages == 0)
 
 #define DatumGetCountState(d)	((CountState *) PG_DETOAST_DATUM(d))
 #define PG_GETARG_COUNT_STATE(n) DatumGetCountState(PG_GETARG_DATUM(n))

@@ -67,7 +67,17 @@ typedef struct CountCallCache
 	bool	   *reach;			/* reach[at * nstages + target] */
 	char	   *name;			/* schema-qualified type name */
 	int			name_len;
+	void	   *agg_context;	/* fcinfo->context known to be an aggregate */
 } CountCallCache;
+
+/*
+ * conversion_rate(boolean) has no stage type, so no call cache of its own:
+ * its transition functions remember the aggregate node here instead.
+ */
+typedef struct ConversionCallCache
+{
+	void	   *agg_context;
+} ConversionCallCache;
 
 /*
  * The call site's cache, created on its first call.  Creating it is where
@@ -227,6 +237,54 @@ count_check_same_type(FunctionCallInfo fcinfo, CountCallCache *c, int nlabels, c
 }
 
 /*
+ * The aggregate node this call site was last seen to run under (a pointer
+ * compare per row instead of AggCheckCallContext).
+ */
+static pg_attribute_always_inline void *
+c_agg_context(FunctionCallInfo fcinfo, CountCallCache *c)
+{
+	if (c == NULL)
+		return fcinfo->flinfo->fn_extra ?
+			((ConversionCallCache *) fcinfo->flinfo->fn_extra)->agg_context : NULL;
+	return c->agg_context;
+}
+
+/*
+ * Whether the call comes from an aggregate (or window aggregate) node,
+ * which owns the state and lets us update it in place; remembered so that
+ * the next rows only compare a pointer.
+ */
+static pg_noinline bool
+count_in_aggregate(FunctionCallInfo fcinfo, CountCallCache *c)
+{
+	if (fcinfo->context == NULL || !AggCheckCallContext(fcinfo, NULL))
+		return false;
+	if (c == NULL)
+	{
+		if (fcinfo->flinfo->fn_extra == NULL)
+			fcinfo->flinfo->fn_extra =
+				MemoryContextAllocZero(fcinfo->flinfo->fn_mcxt, sizeof(ConversionCallCache));
+		((ConversionCallCache *) fcinfo->flinfo->fn_extra)->agg_context = fcinfo->context;
+	}
+	else
+		c->agg_context = fcinfo->context;
+	return true;
+}
+
+/*
+ * True when called by an aggregate node: one pointer compare per row.
+ */
+static pg_attribute_always_inline bool
+count_called_as_aggregate(FunctionCallInfo fcinfo, CountCallCache *c)
+{
+	void	   *known = c_agg_context(fcinfo, c);
+
+	if (likely(known != NULL && fcinfo->context == known))
+		return true;
+	return count_in_aggregate(fcinfo, c);
+}
+
+/*
  * The state to update for this row.  A NULL state starts a new one (in the
  * per-row context: the executor copies the returned state into the
  * aggregate context).  Under an aggregate, a state that this transition
@@ -248,7 +306,7 @@ count_state_for_update(FunctionCallInfo fcinfo, CountCallCache *c, CountStateKin
 	}
 
 	s = (CountState *) PG_GETARG_POINTER(0);
-	if (likely(AggCheckCallContext(fcinfo, NULL) &&
+	if (likely(count_called_as_aggregate(fcinfo, c) &&
 			   !VARATT_IS_EXTENDED(s) &&
 			   s->kind == kind && s->nstages == nstages))
 		return s;
@@ -314,7 +372,7 @@ conversion_step(FunctionCallInfo fcinfo, int64 delta)
 	s = count_state_for_update(fcinfo, NULL, COUNT_KIND_CONVERSION);
 	s->counts[0] += delta * converted;
 	s->counts[1] += delta;
-	if (unlikely(s->counts[0] < 0))
+	if (delta < 0 && unlikely(s->counts[0] < 0))
 		count_inverse_underflow();
 	PG_RETURN_POINTER(s);
 }
@@ -364,7 +422,7 @@ conversion_reached_step(FunctionCallInfo fcinfo, int64 delta)
 	s = count_state_for_update(fcinfo, c, COUNT_KIND_REACHED);
 	s->counts[0] += delta * c->reach[at * c->nstages + target];
 	s->counts[1] += delta;
-	if (unlikely(s->counts[0] < 0))
+	if (delta < 0 && unlikely(s->counts[0] < 0))
 		count_inverse_underflow();
 	PG_RETURN_POINTER(s);
 }
@@ -420,7 +478,7 @@ conversion_step_step(FunctionCallInfo fcinfo, int64 delta)
 	{
 		s->counts[0] += delta * c->reach[at * c->nstages + to];
 		s->counts[1] += delta;
-		if (unlikely(s->counts[0] < 0))
+		if (delta < 0 && unlikely(s->counts[0] < 0))
 			count_inverse_underflow();
 	}
 	PG_RETURN_POINTER(s);
@@ -461,7 +519,7 @@ win_rate_step(FunctionCallInfo fcinfo, int64 delta)
 	s = count_state_for_update(fcinfo, c, COUNT_KIND_WIN);
 	s->counts[0] += delta * (kind == STAGE_KIND_WON);
 	s->counts[1] += delta * (kind != STAGE_KIND_OPEN);
-	if (unlikely(s->counts[0] < 0))
+	if (delta < 0 && unlikely(s->counts[0] < 0))
 		count_inverse_underflow();
 	PG_RETURN_POINTER(s);
 }
@@ -497,7 +555,7 @@ stage_counts_step(FunctionCallInfo fcinfo, int64 delta)
 	index = count_stage_index(fcinfo, c, PG_GETARG_OID(1));
 	s = count_state_for_update(fcinfo, c, COUNT_KIND_STAGES);
 	s->counts[index] += delta;
-	if (unlikely(s->counts[index] < 0))
+	if (delta < 0 && unlikely(s->counts[index] < 0))
 		count_inverse_underflow();
 	PG_RETURN_POINTER(s);
 }

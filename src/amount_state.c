@@ -233,13 +233,15 @@ amount_state_reset(AmountState *st)
 static char *
 param_describe(int kind, uint16 flags, TimestampTz lower, TimestampTz upper)
 {
+	char	   *lo;
+
+	/* timestamptz_to_str returns a static buffer: copy before the next call */
 	if (!kind_has_period(kind))
 		return psprintf("as_of %s", timestamptz_to_str(upper));
 	if (flags & AS_EMPTY)
 		return pstrdup("empty");
-	return psprintf("[%s,%s)",
-					(flags & AS_LOWER_INF) ? "" : timestamptz_to_str(lower),
-					timestamptz_to_str(upper));
+	lo = (flags & AS_LOWER_INF) ? "" : pstrdup(timestamptz_to_str(lower));
+	return psprintf("[%s,%s)", lo, timestamptz_to_str(upper));
 }
 
 /*

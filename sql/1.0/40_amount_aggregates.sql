@@ -195,9 +195,14 @@ CREATE FUNCTION pipeline._drop_amount_aggregates(stage_type regtype) RETURNS voi
 	LANGUAGE plpgsql
 	SET search_path = pg_catalog, pg_temp
 	AS $$
+DECLARE
+	agg text;
 BEGIN
-	EXECUTE pg_catalog.format('DROP AGGREGATE IF EXISTS pipeline.win_rate(%s, numeric)', stage_type);
-	EXECUTE pg_catalog.format('DROP AGGREGATE IF EXISTS pipeline.weighted_pipeline(%s, numeric)', stage_type);
+	FOREACH agg IN ARRAY ARRAY['win_rate', 'weighted_pipeline'] LOOP
+		IF pg_catalog.to_regprocedure(pg_catalog.format('pipeline.%s(%s, numeric)', agg, stage_type)) IS NOT NULL THEN
+			EXECUTE pg_catalog.format('DROP AGGREGATE pipeline.%s(%s, numeric)', agg, stage_type);
+		END IF;
+	END LOOP;
 END
 $$;
 

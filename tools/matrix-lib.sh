@@ -182,38 +182,44 @@ matrix_prepare_root() {
 	fi
 }
 
-# matrix_build_root V TARBALL LOG: debootstrap V's suite, install PostgreSQL
-# V and the build/test tools, and pack the result as TARBALL.
-matrix_build_root() {
-	local v=$1 tarball=$2 log=$3 suite mirror work r rc=0
+# matrix_build_steps V ROOT MIRROR: debootstrap V's suite into ROOT and
+# install PostgreSQL V plus the build and test tools.  Every step is checked
+# explicitly: callers run it in a `||` context, where `set -e` does not apply.
+matrix_build_steps() {
+	local v=$1 r=$2 mirror=$3 suite apt_opts
 	suite=$(matrix_suite "$v")
-	mirror=$(matrix_mirror)
+	apt_opts="-y -q --no-install-recommends -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold"
+	debootstrap --variant=minbase "$suite" "$r" "$mirror" || return 1
+	matrix_prepare_root "$r" "$v" || return 1
+	matrix_mount "$r" || return 1
+	matrix_in_root "$r" "apt-get -q -o Acquire::Check-Valid-Until=false update" || return 1
+	# postgresql-common first, so the "no main cluster" setting is in place
+	# before any server package's postinst runs.
+	matrix_in_root "$r" "apt-get install $apt_opts postgresql-common" || return 1
+	matrix_prepare_root "$r" "$v" || return 1
+	matrix_in_root "$r" "apt-get install $apt_opts postgresql-$v postgresql-server-dev-$v \
+		make gcc libc6-dev git ca-certificates iproute2 procps \
+		python3 python3-psycopg2 python3-sqlalchemy" || return 1
+	matrix_in_root "$r" "apt-get clean; rm -rf /var/lib/apt/lists/*" || return 1
+	test -x "$r/usr/lib/postgresql/$v/bin/postgres" || return 1
+	test -x "$r/usr/lib/postgresql/$v/bin/pg_config" || return 1
+}
+
+# matrix_build_root V TARBALL LOG: build V's root (matrix_build_steps, output
+# in LOG) and pack it as TARBALL; the build directory is always removed.
+matrix_build_root() {
+	local v=$1 tarball=$2 log=$3 mirror work r rc=0
+	mirror=$(matrix_mirror) || return 1
 	mkdir -p "$MATRIX_CACHE"
 	work=$(mktemp -d "$MATRIX_TMP/pipeline-matrix-build.XXXXXX")
 	r=$work/root
-	echo "test-matrix: building $suite root for PostgreSQL $v from $mirror (log: $log)" >&2
-	(
-		set -euo pipefail
-		trap 'matrix_kill_inside "$r"; matrix_umount "$r"' EXIT
-		debootstrap --variant=minbase "$suite" "$r" "$mirror"
-		matrix_prepare_root "$r" "$v"
-		matrix_mount "$r"
-		apt_opts="-y -q --no-install-recommends -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold"
-		matrix_in_root "$r" "apt-get -q -o Acquire::Check-Valid-Until=false update"
-		# postgresql-common first, so the "no main cluster" setting is in
-		# place before any server package's postinst runs.
-		matrix_in_root "$r" "apt-get install $apt_opts postgresql-common"
-		matrix_prepare_root "$r" "$v"
-		matrix_in_root "$r" "apt-get install $apt_opts postgresql-$v postgresql-server-dev-$v \
-			make gcc libc6-dev git ca-certificates iproute2 procps \
-			python3 python3-psycopg2 python3-sqlalchemy"
-		matrix_in_root "$r" "apt-get clean; rm -rf /var/lib/apt/lists/*"
-		test -x "$r/usr/lib/postgresql/$v/bin/postgres"
-		test -x "$r/usr/lib/postgresql/$v/bin/pg_config"
-	) >"$log" 2>&1 || rc=$?
+	echo "test-matrix: building $(matrix_suite "$v") root for PostgreSQL $v from $mirror (log: $log)" >&2
+	matrix_build_steps "$v" "$r" "$mirror" >"$log" 2>&1 || rc=1
+	matrix_kill_inside "$r"
+	matrix_umount "$r"
 	if [ $rc -eq 0 ]; then
-		tar -C "$r" --numeric-owner --one-file-system -cf - . | matrix_compress "$tarball" >"$tarball.tmp.$$" &&
-			mv -f "$tarball.tmp.$$" "$tarball" || rc=$?
+		{ tar -C "$r" --numeric-owner --one-file-system -cf - . | matrix_compress "$tarball" >"$tarball.tmp.$$"; } &&
+			mv -f "$tarball.tmp.$$" "$tarball" || rc=1
 		rm -f "$tarball.tmp.$$"
 	fi
 	matrix_remove "$work" "$r" || true

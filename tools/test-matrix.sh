@@ -122,7 +122,7 @@ run_version() {
 		if ! matrix_build_root "$v" "$tarball" "$MATRIX_CACHE/logs/pg$v-root.log"; then
 			flock -u 9
 			local why
-			why=$(grep -E '^(E:|W:|Err|debootstrap:|I: Retrieving Release|.*[Ff]ailed|.*not found)' "$MATRIX_CACHE/logs/pg$v-root.log" | grep -v '^I:' | tail -n 2 | tr '\n' ' ' | cut -c1-240)
+			why=$(grep -E '^(E: |debootstrap: |W: Failure)' "$MATRIX_CACHE/logs/pg$v-root.log" | head -n 1 | cut -c1-200)
 			STATUS=FAIL
 			matrix_best_effort "$v" && STATUS=SKIPPED
 			DETAIL="could not build the $(matrix_suite "$v") root: ${why:-see $MATRIX_CACHE/logs/pg$v-root.log}"

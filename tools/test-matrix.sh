@@ -110,7 +110,7 @@ summarize() {
 # run_version V: build/reuse V's root, run `make test` in it; sets STATUS
 # (PASS/FAIL/SKIPPED), DETAIL, TIMING and TAIL (diff excerpt on failure).
 run_version() {
-	local v=$1 tarball log t0 t1 t2 rc=0 how
+	local v=$1 tarball log t0 t1 tu t2 rc=0 how
 	STATUS="" DETAIL="" TAIL="" TIMING=""
 	tarball=$(matrix_tarball "$v")
 	log="$MATRIX_CACHE/logs/pg$v-test.log"
@@ -141,6 +141,7 @@ run_version() {
 	matrix_prepare_root "$RUN_ROOT" "$v"
 	copy_tree "$RUN_ROOT/build/pipeline"
 	matrix_mount "$RUN_ROOT"
+	tu=$(date +%s)
 	echo "test-matrix: PostgreSQL $v: make test in $(matrix_suite "$v") root $RUN_ROOT (log: $log)" >&2
 	# Missing test dependencies are installed with network access first; the
 	# throwaway clusters then run in their own network namespace
@@ -166,7 +167,7 @@ run_version() {
 		KEEP_THIS=1
 	fi
 	DETAIL="$(summarize "$log" "$RUN_ROOT/build/pipeline")"
-	TIMING="$how: $((t1 - t0)) s, make test: $((t2 - t1)) s"
+	TIMING="$how: $((t1 - t0)) s, unpack: $((tu - t1)) s, make test: $((t2 - tu)) s"
 	cleanup
 	KEEP_THIS=0
 }

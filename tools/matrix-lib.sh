@@ -73,6 +73,38 @@ matrix_tarball() {
 	echo "$MATRIX_CACHE/$(matrix_suite "$1")-pg$1.$ext"
 }
 
+# matrix_lower V: the unpacked copy of V's cached root, the read-only lower
+# layer of each run's overlay (its tarball's name without .tar.*, + .root).
+matrix_lower() {
+	local t
+	t=$(matrix_tarball "$1")
+	echo "${t%.tar.*}.root"
+}
+
+# matrix_stamp TARBALL: identifies the tarball a lower layer was made from.
+matrix_stamp() {
+	stat -c '%Y %s' "$1"
+}
+
+# matrix_ensure_lower V: make V's lower layer match its tarball, unpacking it
+# when missing or stale.  Caller holds V's lock exclusively.
+matrix_ensure_lower() {
+	local t l
+	t=$(matrix_tarball "$1")
+	l=$(matrix_lower "$1")
+	[ -d "$l" ] && [ "$(cat "$l.stamp" 2>/dev/null)" = "$(matrix_stamp "$t")" ] && return 0
+	rm -f "$l.stamp"
+	rm -rf --one-file-system "$l.new"
+	mkdir -p "$l.new"
+	if ! { matrix_decompress "$t" | tar -C "$l.new" --numeric-owner -xpf -; }; then
+		rm -rf --one-file-system "$l.new"
+		return 1
+	fi
+	matrix_remove "$l" "$l" || return 1
+	mv "$l.new" "$l"
+	matrix_stamp "$t" >"$l.stamp"
+}
+
 # matrix_compress / matrix_decompress: stdin -> stdout by the tarball's suffix.
 matrix_compress() {
 	case "$1" in
@@ -124,10 +156,13 @@ matrix_mounts_under() {
 	awk -v r="$r" '$2 == r || index($2, r "/") == 1 { print $2 }' /proc/mounts | sort -r
 }
 
-# matrix_umount ROOT: undo matrix_mount (lazily if something is still busy).
+# matrix_umount ROOT [keep-root]: undo matrix_mount and the run's overlay
+# (lazily if something is still busy); keep-root leaves ROOT itself mounted.
 matrix_umount() {
-	local m
+	local m r
+	r=$(readlink -f "$1")
 	for m in $(matrix_mounts_under "$1"); do
+		[ "${2:-}" = keep-root ] && [ "$m" = "$r" ] && continue
 		umount "$m" 2>/dev/null || umount -l "$m" 2>/dev/null || true
 	done
 }
@@ -221,6 +256,12 @@ matrix_build_root() {
 		{ tar -C "$r" --numeric-owner --one-file-system -cf - . | matrix_compress "$tarball" >"$tarball.tmp.$$"; } &&
 			mv -f "$tarball.tmp.$$" "$tarball" || rc=1
 		rm -f "$tarball.tmp.$$"
+	fi
+	# The fresh root becomes the lower layer as it is (no unpacking).
+	local l
+	l=$(matrix_lower "$v")
+	if [ $rc -eq 0 ] && [ -z "$(matrix_mounts_under "$r")" ] && rm -f "$l.stamp" && matrix_remove "$l" "$l"; then
+		mv "$r" "$l" && matrix_stamp "$tarball" >"$l.stamp"
 	fi
 	matrix_remove "$work" "$r" || true
 	return $rc

@@ -259,7 +259,7 @@ SELECT a.aggfnoid::regprocedure AS aggregate, p.prorettype::regtype AS result,
  WHERE p.pronamespace = 'pipeline'::regnamespace
    AND p.proname IN ('conversion_rate', 'win_rate', 'funnel', 'furthest_stage')
    AND a.aggtranstype = 'pipeline.count_state'::regtype
- ORDER BY 1::text;
+ ORDER BY a.aggfnoid::regprocedure::text;
 SELECT DISTINCT sf.proname, sf.proparallel
   FROM pg_aggregate a JOIN pg_proc sf ON sf.oid IN (a.aggtransfn, a.aggcombinefn, a.aggfinalfn, a.aggminvtransfn)
  WHERE a.aggtranstype = 'pipeline.count_state'::regtype

@@ -56,6 +56,9 @@ extern void money_sum_init(MoneySum *sum);
  */
 extern void money_read(Datum d, const char *argname, MoneyValue *out);
 
+/* Only refuse NaN and +-Infinity (for amounts no sum needs). */
+extern void money_check(Datum d, const char *argname);
+
 /* Exact product a x b (scale = a.scale + b.scale, like numeric_mul). */
 extern void money_mul(const MoneyValue *a, const MoneyValue *b, MoneyValue *out);
 

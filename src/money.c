@@ -114,7 +114,7 @@ money_check(Datum d, const char *argname)
 }
 
 void
-money_read(Datum d, const char *argname, MoneyValue *out)
+money_read_slow(Datum d, const char *argname, MoneyValue *out)
 {
 	struct varlena *p = (struct varlena *) DatumGetPointer(d);
 	const char *data;
@@ -352,9 +352,9 @@ units_accumulate(MoneySum *s, int128 x, int32 xscale, Numeric *spill_x)
 	return addend;
 }
 
-/* sum += v; see money.h. */
+/* sum += v, the general case (money_add in money.h is the fast path). */
 Numeric
-money_add(MoneySum *s, const MoneyValue *v)
+money_add_slow(MoneySum *s, const MoneyValue *v)
 {
 	Numeric		addend = NULL;
 	Numeric		spill_x = NULL;

@@ -99,7 +99,7 @@ not_finite(uint16 h, const char *argname)
  * must be refused all the same.
  */
 void
-money_check(Datum d, const char *argname)
+money_check_slow(Datum d, const char *argname)
 {
 	struct varlena *p = (struct varlena *) DatumGetPointer(d);
 	uint16		h;

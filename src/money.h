@@ -57,7 +57,7 @@ extern void money_sum_init(MoneySum *sum);
 extern void money_read_slow(Datum d, const char *argname, MoneyValue *out);
 
 /* Only refuse NaN and +-Infinity (for amounts no sum needs). */
-extern void money_check(Datum d, const char *argname);
+extern void money_check_slow(Datum d, const char *argname);
 
 /* Exact product a x b (scale = a.scale + b.scale, like numeric_mul). */
 extern void money_mul(const MoneyValue *a, const MoneyValue *b, MoneyValue *out);
@@ -167,6 +167,23 @@ money_read(Datum d, const char *argname, MoneyValue *out)
 		}
 	}
 	money_read_slow(d, argname, out);
+}
+
+/* Refuse NaN and +-Infinity; inline for a short-header numeric. */
+static inline void
+money_check(Datum d, const char *argname)
+{
+	const struct varlena *p = (const struct varlena *) DatumGetPointer(d);
+
+	if (VARATT_IS_1B(p) && !VARATT_IS_1B_E(p) && VARSIZE_1B(p) >= VARHDRSZ_SHORT + sizeof(uint16))
+	{
+		uint16		h;
+
+		memcpy(&h, VARDATA_1B(p), sizeof(uint16));
+		if ((h & 0xC000) != 0xC000)
+			return;
+	}
+	money_check_slow(d, argname);
 }
 
 /* sum += v: inline when v has the sum's scale and nothing overflows. */

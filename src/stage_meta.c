@@ -380,9 +380,13 @@ read_enum_labels(Oid type_oid, EnumLabel **out)
 	return n;
 }
 
-/* Apply the user's per-stage settings (probability, rotting_after). */
+/*
+ * Apply the user's per-stage settings (probability, rotting_after); a label
+ * whose probability was set explicitly is no longer "added" for the
+ * neighbour-mean rule.
+ */
 static void
-apply_settings(StageType *type)
+apply_settings(StageType *type, bool *added)
 {
 	Relation	rel;
 	SysScanDesc scan;
@@ -407,7 +411,10 @@ apply_settings(StageType *type)
 			continue;			/* label renamed away: nothing to apply */
 		d = heap_getattr(tup, Anum_stage_settings_probability, desc, &isnull);
 		if (!isnull)
+		{
 			type->stages[i].probability = DatumGetNumeric(datumCopy(d, false, -1));
+			added[i] = false;
+		}
 		d = heap_getattr(tup, Anum_stage_settings_rotting, desc, &isnull);
 		if (!isnull)
 		{
@@ -419,7 +426,7 @@ apply_settings(StageType *type)
 	table_close(rel, AccessShareLock);
 }
 
-/* Mean of two probabilities, exact: (a + b) * 0.5. */
+/* Mean of two probabilities, exact: (a + b) * 0.5, trailing zeros trimmed. */
 static Numeric
 numeric_mean2(Numeric a, Numeric b)
 {
@@ -429,14 +436,14 @@ numeric_mean2(Numeric a, Numeric b)
 	Datum		sum = DirectFunctionCall2(numeric_add, NumericGetDatum(a),
 										  NumericGetDatum(b));
 
-	return DatumGetNumeric(DirectFunctionCall2(numeric_mul, sum, half));
+	return DatumGetNumeric(DirectFunctionCall1(numeric_trim_scale,
+											   DirectFunctionCall2(numeric_mul, sum, half)));
 }
 
 /*
- * Probabilities of labels added after registration: a lost one gets 0, an
- * open one the mean of its nearest open neighbours that have a probability
- * (one neighbour: its value).  Runs before the user's settings apply, so an
- * explicit set_probability on the new label still wins.
+ * Probabilities of labels added after registration (and not set since): a
+ * lost one gets 0, an open one the mean of the current probabilities of its
+ * nearest open neighbours that have one (one neighbour: its value).
  */
 static void
 fill_added_probabilities(StageType *type, const bool *added)
@@ -567,8 +574,8 @@ build_stage_type(Oid type_oid)
 				break;
 		}
 	}
+	apply_settings(type, added);
 	fill_added_probabilities(type, added);
-	apply_settings(type);
 
 	/* Binary-search index over label OIDs. */
 	type->sorted_index = palloc(sizeof(int) * Max(type->nstages, 1));
@@ -589,7 +596,7 @@ report_unregistered(Oid type_oid)
 {
 	ereport(ERROR,
 			(errcode(ERRCODE_UNDEFINED_OBJECT),
-			 errmsg("enum type %s is not registered as a pipeline", format_type_be(type_oid)),
+			 errmsg("enum type %s is not registered as a pipeline", format_type_be_qualified(type_oid)),
 			 errdetail("Stage functions, triggers and aggregates need to know which labels are open, won and lost."),
 			 errhint("Register it with pipeline.define_stages('%s', won => ARRAY[...], lost => ARRAY[...]).",
 					 format_type_be_qualified(type_oid))));
@@ -635,7 +642,7 @@ stage_type_get(Oid type_oid, bool missing_ok)
 				return NULL;
 			ereport(ERROR,
 					(errcode(ERRCODE_WRONG_OBJECT_TYPE),
-					 errmsg("type %s is not an enum", format_type_be(type_oid)),
+					 errmsg("type %s is not an enum", format_type_be_qualified(type_oid)),
 					 errhint("A pipeline's stages are the labels of an enum type: CREATE TYPE ... AS ENUM (...).")));
 		}
 

@@ -208,10 +208,11 @@ SELECT count(*) AS groups,
 		 GROUP BY a.grp) t;
 SELECT p.oid::regprocedure AS aggregate
   FROM pg_proc p WHERE p.proname IN ('win_rate', 'weighted_pipeline') AND p.pronargs = 2
-   AND p.pronamespace = 'pipeline'::regnamespace ORDER BY 1::text;
+   AND p.pronamespace = 'pipeline'::regnamespace ORDER BY p.oid::regprocedure::text;
 SELECT pipeline._drop_amount_aggregates('amt_deal_stage');
 SELECT count(*) AS left_over FROM pg_proc p
- WHERE p.proname IN ('win_rate', 'weighted_pipeline') AND p.proargtypes[0] = 'amt_deal_stage'::regtype;
+ WHERE p.proname IN ('win_rate', 'weighted_pipeline') AND p.pronargs = 2
+   AND p.proargtypes[0] = 'amt_deal_stage'::regtype;
 -- idempotent
 SELECT pipeline._drop_amount_aggregates('amt_deal_stage');
 SET client_min_messages = warning;

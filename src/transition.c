@@ -348,9 +348,9 @@ report_illegal(const EnforceCache *ec, const StageType *type,
 			 nallowed > 0 ?
 			 errdetail("Allowed from %s: %s.", from.data, allowed.data) :
 			 errdetail("No transition is allowed from %s.", from.data),
-			 errhint("Table \"%s.%s\" follows ruleset \"%s\" of %s; pipeline.next_stages() lists the stages a row may move to.",
-					 ec->rel.root_schema, ec->rel.root_name, rs->name,
-					 type->qualified_name),
+			 errhint("Table %s follows ruleset \"%s\" of %s; pipeline.next_stages() lists the stages a row may move to.",
+					 quote_qualified_identifier(ec->rel.root_schema, ec->rel.root_name),
+					 rs->name, type->qualified_name),
 			 transition_error_fields(&ec->rel)));
 }
 

@@ -12,7 +12,9 @@
 
 -- The names of the four views of (target, stage_column), in the target's
 -- schema: <target>_<suffix> for column "stage", else <target>_<column>_<suffix>.
-CREATE FUNCTION pipeline._history_view_names(target regclass, stage_column name,
+-- A name over 63 bytes is 42622 with check_length, else NULL (no such view
+-- can exist).
+CREATE FUNCTION pipeline._history_view_names(target regclass, stage_column name, check_length boolean,
 	OUT schema_name name, OUT visits name, OUT durations name, OUT rotting name, OUT funnel name)
 	LANGUAGE plpgsql STABLE
 	SET search_path = pg_catalog, pg_temp
@@ -32,6 +34,9 @@ BEGIN
 	FOREACH n IN ARRAY ARRAY[prefix || '_stage_visits', prefix || '_stage_durations',
 							 prefix || '_rotting', prefix || '_funnel'] LOOP
 		IF pg_catalog.octet_length(n) > 63 THEN
+			IF NOT check_length THEN
+				RETURN;
+			END IF;
 			RAISE EXCEPTION 'view name "%" is too long', n
 				USING ERRCODE = '42622',
 					  DETAIL = 'PostgreSQL names are at most 63 bytes; the pipeline extension does not truncate them.',
@@ -148,7 +153,7 @@ DECLARE
 	key_comments text[] := '{}';
 	def			text;
 BEGIN
-	names := pipeline._history_view_names(target, stage_column);
+	names := pipeline._history_view_names(target, stage_column, true);
 
 	SELECT pg_catalog.format('%I.%I', ns.nspname, c.relname) INTO t_name
 	  FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace ns ON ns.oid = c.relnamespace
@@ -383,7 +388,10 @@ DECLARE
 	names	record;
 	v		name;
 BEGIN
-	names := pipeline._history_view_names(target, stage_column);
+	names := pipeline._history_view_names(target, stage_column, false);
+	IF names.visits IS NULL THEN
+		RETURN;
+	END IF;
 	FOREACH v IN ARRAY ARRAY[names.funnel, names.rotting, names.durations, names.visits] LOOP
 		IF EXISTS (SELECT 1 FROM pg_catalog.pg_class c
 					 JOIN pg_catalog.pg_namespace ns ON ns.oid = c.relnamespace
@@ -395,3 +403,51 @@ END
 $$;
 COMMENT ON FUNCTION pipeline._drop_history_views(regclass, name) IS
 	'detach hook: drop the history views of a target, keeping the history table';
+
+-- Called before DROP TABLE (event trigger below) with the tables it names:
+-- drop the history views that depend on any of them, so that dropping an
+-- attached table or its history needs no CASCADE.  Only our views (by their
+-- comment and name) and only those the current user may drop; anything else
+-- is left for DROP TABLE to report as usual.
+CREATE FUNCTION pipeline._drop_views_of(tables regclass[]) RETURNS void
+	LANGUAGE plpgsql
+	SET search_path = pg_catalog, pg_temp
+	AS $$
+DECLARE
+	v	record;
+BEGIN
+	-- The views that read one of the tables name their attachment (schema
+	-- and prefix); all four views of that attachment go together.
+	FOR v IN
+		WITH ours AS (
+			SELECT c.oid, c.relnamespace, c.relname,
+				   pg_catalog.regexp_replace(c.relname, '_(stage_visits|stage_durations|rotting|funnel)$', '') AS prefix
+			  FROM pg_catalog.pg_class c
+			 WHERE c.relkind = 'v'
+			   AND c.relname ~ '_(stage_visits|stage_durations|rotting|funnel)$'
+			   AND pg_catalog.obj_description(c.oid, 'pg_class') LIKE 'pipeline: %'
+			   AND pg_catalog.pg_has_role(c.relowner, 'USAGE'))
+		SELECT DISTINCT pg_catalog.format('%I.%I', ns.nspname, o.relname) AS qname
+		  FROM ours o
+		  JOIN pg_catalog.pg_namespace ns ON ns.oid = o.relnamespace
+		 WHERE (o.relnamespace, o.prefix) IN (
+				SELECT d.relnamespace, d.prefix
+				  FROM ours d
+				  JOIN pg_catalog.pg_rewrite rw ON rw.ev_class = d.oid
+				  JOIN pg_catalog.pg_depend dep
+					ON dep.classid = 'pg_catalog.pg_rewrite'::pg_catalog.regclass AND dep.objid = rw.oid
+				   AND dep.refclassid = 'pg_catalog.pg_class'::pg_catalog.regclass
+				 WHERE dep.refobjid = ANY (tables::oid[]))
+	LOOP
+		EXECUTE pg_catalog.format('DROP VIEW IF EXISTS %s', v.qname);
+	END LOOP;
+END
+$$;
+
+CREATE FUNCTION pipeline._drop_table_views() RETURNS event_trigger
+	AS 'MODULE_PATHNAME', 'pipeline_drop_table_views'
+	LANGUAGE C;
+
+CREATE EVENT TRIGGER pipeline_drop_table_views ON ddl_command_start
+	WHEN TAG IN ('DROP TABLE')
+	EXECUTE FUNCTION pipeline._drop_table_views();

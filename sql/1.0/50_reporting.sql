@@ -146,6 +146,8 @@ DECLARE
 	join_vt		text;		-- v.k1 = t.k1 AND ...
 	join_ft		text;		-- f.k1 = t.k1 AND ...
 	join_xh		text;		-- x.k1 = h.k1 AND ...
+	x_keys		text;		-- x.k1, x.k2
+	m_keys		text;		-- m.k1, m.k2
 	t_first		text;		-- t.<first key>: NULL when no target row matches
 	amount_expr	text;
 	lost_stages	text;
@@ -209,8 +211,10 @@ BEGIN
 		   pg_catalog.string_agg('v.' || pg_catalog.quote_ident(c), ', ' ORDER BY n),
 		   pg_catalog.string_agg(pg_catalog.format('v.%1$I %2$s t.%1$I', c, eq_ops[n::integer]), ' AND ' ORDER BY n),
 		   pg_catalog.string_agg(pg_catalog.format('f.%1$I %2$s t.%1$I', c, eq_ops[n::integer]), ' AND ' ORDER BY n),
-		   pg_catalog.string_agg(pg_catalog.format('x.%1$I %2$s h.%1$I', c, eq_ops[n::integer]), ' AND ' ORDER BY n)
-	  INTO h_keys, v_keys, join_vt, join_ft, join_xh
+		   pg_catalog.string_agg(pg_catalog.format('x.%1$I %2$s h.%1$I', c, eq_ops[n::integer]), ' AND ' ORDER BY n),
+		   pg_catalog.string_agg('x.' || pg_catalog.quote_ident(c), ', ' ORDER BY n),
+		   pg_catalog.string_agg('m.' || pg_catalog.quote_ident(c), ', ' ORDER BY n)
+	  INTO h_keys, v_keys, join_vt, join_ft, join_xh, x_keys, m_keys
 	  FROM pg_catalog.unnest(keys) WITH ORDINALITY AS u(c, n);
 	t_first := 't.' || pg_catalog.quote_ident(keys[1]);
 	FOR k IN 1 .. pg_catalog.cardinality(keys) LOOP
@@ -270,6 +274,8 @@ SELECT %1$s,
 			'is_current', 'the row is in the target now and this is its latest visit']);
 
 	-- Durations: completed visits only (those with a later history row).
+	-- "seq + 0": sort the whole history rather than read it in (key, seq)
+	-- index order, which is random I/O over a heap written in time order.
 	def := pg_catalog.format($v$
 SELECT d.to_stage::pg_catalog.text AS stage,
        pipeline.stage_ordinal(d.to_stage) AS ordinal,
@@ -278,7 +284,7 @@ SELECT d.to_stage::pg_catalog.text AS stage,
        pg_catalog.percentile_cont(0.5::pg_catalog.float8) WITHIN GROUP (ORDER BY d.duration) AS median_time,
        pg_catalog.percentile_cont(0.9::pg_catalog.float8) WITHIN GROUP (ORDER BY d.duration) AS p90_time
   FROM (SELECT h.to_stage,
-               pg_catalog.lead(h.changed_at) OVER (PARTITION BY %1$s ORDER BY h.seq) - h.changed_at AS duration
+               pg_catalog.lead(h.changed_at) OVER (PARTITION BY %1$s ORDER BY h.seq + 0) - h.changed_at AS duration
           FROM %2$s h) d
  WHERE d.duration IS NOT NULL
  GROUP BY d.to_stage
@@ -295,26 +301,28 @@ SELECT d.to_stage::pg_catalog.text AS stage,
 			'p90_time', '90th percentile of time in the stage (percentile_cont 0.9)']);
 
 	-- Rotting: rows of the target now in a stage with a threshold, whose
-	-- latest visit (in that same stage) began longer ago than the threshold.
-	-- Only those rows' history is read (semi-join), whole per key.
+	-- current visit began longer ago than the threshold.  The current visit
+	-- began at the row's latest history row into its current stage (history
+	-- rows of a row are written in seq and changed_at order).  Only the
+	-- history of rows now in a stage that rots is read, by a join on the
+	-- key and that stage.
 	def := pg_catalog.format($v$
 SELECT %1$s,
-       v.to_stage::pg_catalog.text AS stage,
-       v.changed_at AS entered_at,
-       GREATEST(pg_catalog.now() - v.changed_at, '0'::pg_catalog.interval) AS time_in_stage,
+       m.stage::pg_catalog.text AS stage,
+       m.entered_at,
+       GREATEST(pg_catalog.now() - m.entered_at, '0'::pg_catalog.interval) AS time_in_stage,
        c.rotting_after
-  FROM (SELECT %2$s, h.to_stage, h.changed_at,
-               pg_catalog.lead(h.seq) OVER (PARTITION BY %2$s ORDER BY h.seq) AS next_seq
-          FROM %3$s h
-         WHERE EXISTS (SELECT FROM %5$s x WHERE %4$s AND x.%6$I = ANY (%7$s))) v
-  JOIN %5$s t ON %8$s AND t.%6$I = v.to_stage
+  FROM (SELECT %2$s, x.%3$I AS stage, pg_catalog.max(h.changed_at) AS entered_at
+          FROM %4$s x
+          JOIN %5$s h ON %6$s AND h.to_stage = x.%3$I
+         WHERE x.%3$I = ANY (%7$s)
+         GROUP BY %2$s, x.%3$I) m
   JOIN pipeline.stage_catalog c
-    ON pg_catalog.to_regtype(c.stage_type) = %9$L::pg_catalog.regtype
-   AND c.stage = v.to_stage::pg_catalog.text
- WHERE v.next_seq IS NULL
-   AND c.rotting_after IS NOT NULL
-   AND pg_catalog.now() - v.changed_at > c.rotting_after$v$,
-		v_keys, h_keys, h_name, join_xh, t_name, stage_column, rot_stages, join_vt, stype_name);
+    ON pg_catalog.to_regtype(c.stage_type) = %8$L::pg_catalog.regtype
+   AND c.stage = m.stage::pg_catalog.text
+ WHERE c.rotting_after IS NOT NULL
+   AND pg_catalog.now() - m.entered_at > c.rotting_after$v$,
+		m_keys, x_keys, stage_column, t_name, h_name, join_xh, rot_stages, stype_name);
 	PERFORM pipeline._install_view(target, names.schema_name, names.rotting, def,
 		pg_catalog.format('pipeline: rows of %s that have stayed in their stage longer than its rotting_after', t_name),
 		key_comments || ARRAY[

@@ -224,20 +224,26 @@ matrix_build_steps() {
 	local v=$1 r=$2 mirror=$3 suite apt_opts
 	suite=$(matrix_suite "$v")
 	apt_opts="-y -q --no-install-recommends -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold"
+	# step NAME: a timestamped marker in the build log.
+	step() { echo "==== test-matrix [$(date -u +%T)] $*"; }
+	step "debootstrap $suite from $mirror"
 	debootstrap --variant=minbase "$suite" "$r" "$mirror" || return 1
 	matrix_prepare_root "$r" "$v" || return 1
 	matrix_mount "$r" || return 1
+	step "apt-get update"
 	matrix_in_root "$r" "apt-get -q -o Acquire::Check-Valid-Until=false update" || return 1
 	# postgresql-common first, so the "no main cluster" setting is in place
 	# before any server package's postinst runs.
 	matrix_in_root "$r" "apt-get install $apt_opts postgresql-common" || return 1
 	matrix_prepare_root "$r" "$v" || return 1
+	step "install PostgreSQL $v and tools"
 	matrix_in_root "$r" "apt-get install $apt_opts postgresql-$v postgresql-server-dev-$v \
 		make gcc libc6-dev git ca-certificates iproute2 procps \
 		python3 python3-psycopg2 python3-sqlalchemy" || return 1
 	matrix_in_root "$r" "apt-get clean; rm -rf /var/lib/apt/lists/*" || return 1
 	test -x "$r/usr/lib/postgresql/$v/bin/postgres" || return 1
 	test -x "$r/usr/lib/postgresql/$v/bin/pg_config" || return 1
+	step "root ready"
 }
 
 # matrix_build_root V TARBALL LOG: build V's root (matrix_build_steps, output
@@ -253,10 +259,12 @@ matrix_build_root() {
 	matrix_kill_inside "$r"
 	matrix_umount "$r"
 	if [ $rc -eq 0 ]; then
+		echo "==== test-matrix [$(date -u +%T)] packing $tarball" >>"$log"
 		{ tar -C "$r" --numeric-owner --one-file-system -cf - . | matrix_compress "$tarball" >"$tarball.tmp.$$"; } &&
 			mv -f "$tarball.tmp.$$" "$tarball" || rc=1
 		rm -f "$tarball.tmp.$$"
 	fi
+	echo "==== test-matrix [$(date -u +%T)] done" >>"$log"
 	# The fresh root becomes the lower layer as it is (no unpacking).
 	local l
 	l=$(matrix_lower "$v")

@@ -72,8 +72,9 @@ trap 'exit 130' INT TERM
 copy_tree() {
 	local dest=$1
 	mkdir -p "$dest"
-	if git -C "$SRC" rev-parse --is-inside-work-tree >/dev/null 2>&1; then
-		git -C "$SRC" ls-files -z -co --exclude-standard |
+	# safe.directory: root runs this on a checkout another user may own.
+	if git -c safe.directory='*' -C "$SRC" rev-parse --is-inside-work-tree >/dev/null 2>&1; then
+		git -c safe.directory='*' -C "$SRC" ls-files -z -co --exclude-standard |
 			while IFS= read -r -d '' f; do [ -e "$f" ] && printf '%s\0' "$f"; done |
 			tar -C "$SRC" --null -T - -cf - | tar -C "$dest" -xf -
 	else

@@ -26,4 +26,9 @@
 #define compat_stringToQualifiedNameList(s) stringToQualifiedNameList(s)
 #endif
 
+/* PG 16 moved the varlena macros (SET_VARSIZE, VARDATA, ...) out of postgres.h. */
+#if PG_VERSION_NUM >= 160000
+#include "varatt.h"
+#endif
+
 #endif							/* PIPELINE_COMPAT_H */

@@ -71,6 +71,23 @@ BEGIN
 END
 $$;
 
+-- Registrations, settings and rules are edited by the extension owner and
+-- superusers only (they hold write privileges on the config tables); say so
+-- plainly instead of failing somewhere inside.
+CREATE FUNCTION pipeline._require_config_privilege() RETURNS void
+	LANGUAGE plpgsql STABLE
+	SET search_path = pg_catalog, pg_temp
+	AS $$
+BEGIN
+	IF NOT pg_catalog.has_table_privilege('pipeline.stage_types', 'INSERT, UPDATE, DELETE') THEN
+		RAISE EXCEPTION 'permission denied to change the pipeline configuration'
+			USING ERRCODE = '42501',
+				  DETAIL = 'Stage registrations, settings and rulesets are edited by the owner of the pipeline extension and by superusers.',
+				  HINT = 'Ask the extension owner, or a superuser, to make this change.';
+	END IF;
+END
+$$;
+
 -- Per-type aggregates are declared by each aggregate family's fragment
 -- (_declare_count_aggregates, _declare_amount_aggregates); these
 -- dispatchers are what define_stages/undefine_stages call.
@@ -129,6 +146,7 @@ BEGIN
 			USING ERRCODE = '42809',
 				  HINT = 'A pipeline''s stages are the labels of an enum type: CREATE TYPE ... AS ENUM (...).';
 	END IF;
+	PERFORM pipeline._require_config_privilege();
 	IF stage_type = 'pipeline.stage'::regtype THEN
 		RAISE EXCEPTION 'pipeline.stage is built in and cannot be redefined'
 			USING ERRCODE = '22023',
@@ -258,6 +276,7 @@ BEGIN
 		RAISE EXCEPTION 'pipeline.stage is built in and cannot be undefined' USING ERRCODE = '22023';
 	END IF;
 	PERFORM pipeline._require_registered(stage_type);
+	PERFORM pipeline._require_config_privilege();
 	SELECT pg_catalog.string_agg(t::text, ', ') INTO users FROM pipeline._tables_using_type(stage_type) t;
 	IF users IS NOT NULL THEN
 		RAISE EXCEPTION 'stage type % is in use', stage_type
@@ -282,6 +301,7 @@ CREATE FUNCTION pipeline.set_probability(stage_type regtype, stage text, probabi
 BEGIN
 	PERFORM pipeline._require_registered(stage_type);
 	PERFORM pipeline._require_label(stage_type, stage);
+	PERFORM pipeline._require_config_privilege();
 	IF probability = 'NaN' OR probability < 0 OR probability > 1 THEN
 		RAISE EXCEPTION 'probability must be between 0 and 1'
 			USING ERRCODE = '22023', DETAIL = pg_catalog.format('Got %s.', probability),
@@ -306,6 +326,7 @@ CREATE FUNCTION pipeline.set_rotting_after(stage_type regtype, stage text, rotti
 BEGIN
 	PERFORM pipeline._require_registered(stage_type);
 	PERFORM pipeline._require_label(stage_type, stage);
+	PERFORM pipeline._require_config_privilege();
 	IF rotting_after <= interval '0' THEN
 		RAISE EXCEPTION 'rotting_after must be positive'
 			USING ERRCODE = '22023', DETAIL = pg_catalog.format('Got %s.', rotting_after),

@@ -18,12 +18,21 @@ CREATE TABLE lifecycle_unrelated (id int);
 DROP TABLE lifecycle_unrelated;
 SELECT count(*) AS registrations FROM pipeline.stage_types;
 
+-- define_stages declared per-type aggregates
+CREATE TEMP TABLE lifecycle_aggs AS
+  SELECT p.oid FROM pg_proc p WHERE p.prokind = 'a' AND p.proargtypes[0] = 'lifecycle_stage'::regtype;
+SELECT count(*) > 0 AS has_aggregates FROM lifecycle_aggs;
+
 -- a role that owns the type but cannot write the config tables can drop it
 CREATE ROLE lifecycle_owner;
 ALTER TYPE lifecycle_stage OWNER TO lifecycle_owner;
 SET ROLE lifecycle_owner;
+SET client_min_messages = warning;
 DROP TYPE lifecycle_stage CASCADE;
+RESET client_min_messages;
 RESET ROLE;
+-- its per-type aggregates went with it
+SELECT count(*) AS aggregates_left FROM pg_proc WHERE oid IN (SELECT oid FROM lifecycle_aggs);
 SELECT (SELECT count(*) FROM pipeline.stage_types) AS registrations,
        (SELECT count(*) FROM pipeline.stage_settings) AS settings,
        (SELECT count(*) FROM pipeline.rulesets) AS rulesets,

@@ -1,0 +1,555 @@
+/*
+ * transition.c
+ *		pipeline.enforce_transition(): the trigger that keeps a table's stage
+ *		column on the moves its ruleset allows.
+ *
+ * pipeline.attach() installs it twice per stage column:
+ *
+ *	BEFORE UPDATE FOR EACH ROW	validates OLD -> NEW, and stashes rows that
+ *								may move to another partition;
+ *	AFTER INSERT FOR EACH ROW	validates creation, but only for rows that
+ *								were really inserted (BEFORE INSERT also fires
+ *								for an upsert that ends as an update), and
+ *								treats the insert half of a cross-partition
+ *								move as the update it is.
+ *
+ * Everything that needs the catalog (the column, the stage type, the table
+ * to name in errors, the primary key, the partition keys) is resolved once
+ * per trigger per query and kept in fn_extra.  Per row, the work is two slot
+ * reads, two binary searches in the stage cache and one array lookup.
+ */
+#include "compat.h"
+
+#include "access/genam.h"
+#include "access/htup_details.h"
+#include "access/relation.h"
+#include "access/table.h"
+#include "catalog/indexing.h"
+#include "catalog/partition.h"
+#include "catalog/pg_class.h"
+#include "catalog/pg_index.h"
+#include "catalog/pg_trigger.h"
+#include "utils/builtins.h"
+#include "utils/datum.h"
+#include "utils/fmgroids.h"
+#include "utils/lsyscache.h"
+#include "utils/partcache.h"
+#include "utils/rel.h"
+#include "utils/syscache.h"
+
+#include "pipeline.h"
+#include "stage_meta.h"
+#include "transition.h"
+
+PG_FUNCTION_INFO_V1(pipeline_enforce_transition);
+
+/* fn_extra of enforce_transition: one per trigger per query. */
+typedef struct EnforceCache
+{
+	TransitionRel rel;
+	StageCallCache cc;
+	const char *ruleset_name;
+	/* the ruleset, re-resolved whenever the stage cache was rebuilt */
+	uint64		rs_generation;
+	StageType  *rs_type;
+	const Ruleset *rs;
+} EnforceCache;
+
+/* Does relation relid have a trigger named tgname? */
+static bool
+rel_has_trigger(Oid relid, const char *tgname)
+{
+	Relation	tgrel;
+	ScanKeyData keys[2];
+	SysScanDesc scan;
+	bool		found;
+
+	tgrel = table_open(TriggerRelationId, AccessShareLock);
+	ScanKeyInit(&keys[0], Anum_pg_trigger_tgrelid, BTEqualStrategyNumber,
+				F_OIDEQ, ObjectIdGetDatum(relid));
+	ScanKeyInit(&keys[1], Anum_pg_trigger_tgname, BTEqualStrategyNumber,
+				F_NAMEEQ, CStringGetDatum(tgname));
+	scan = systable_beginscan(tgrel, TriggerRelidNameIndexId, true, NULL, 2, keys);
+	found = HeapTupleIsValid(systable_getnext(scan));
+	systable_endscan(scan);
+	table_close(tgrel, AccessShareLock);
+	return found;
+}
+
+/*
+ * Resolve, once per trigger per query, everything a transition trigger needs
+ * to know about its relation.  All allocations go to cxt (the function's
+ * fn_mcxt, freed with the query).  funcname is for error messages.
+ */
+void
+transition_rel_init(TransitionRel *tr, TriggerData *trigdata,
+					MemoryContext cxt, const char *funcname)
+{
+	Relation	rel = trigdata->tg_relation;
+	Trigger    *trigger = trigdata->tg_trigger;
+	TupleDesc	tupdesc = RelationGetDescr(rel);
+	MemoryContext oldcxt;
+	const char *column;
+	int			i;
+
+	oldcxt = MemoryContextSwitchTo(cxt);
+	memset(tr, 0, sizeof(*tr));
+	tr->query_cxt = cxt;
+	tr->trigger_oid = trigger->tgoid;
+	tr->relid = RelationGetRelid(rel);
+	tr->trigger_name = pstrdup(trigger->tgname);
+
+	if (trigger->tgnargs < 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("trigger \"%s\" on table \"%s\" does not name its stage column",
+						trigger->tgname, RelationGetRelationName(rel)),
+				 errhint("%s() takes the stage column as its first argument; pipeline.attach() creates these triggers.",
+						 funcname)));
+	column = trigger->tgargs[0];
+	tr->column_name = pstrdup(column);
+
+	/* The stage column, by name, in this relation's own numbering. */
+	tr->attnum = InvalidAttrNumber;
+	for (i = 0; i < tupdesc->natts; i++)
+	{
+		Form_pg_attribute att = TupleDescAttr(tupdesc, i);
+
+		if (!att->attisdropped && strcmp(NameStr(att->attname), column) == 0)
+		{
+			tr->attnum = att->attnum;
+			tr->stage_type = att->atttypid;
+			break;
+		}
+	}
+	if (tr->attnum == InvalidAttrNumber)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_COLUMN),
+				 errmsg("stage column \"%s\" of trigger \"%s\" does not exist in table \"%s\"",
+						column, trigger->tgname, RelationGetRelationName(rel)),
+				 errdetail("The column was dropped or renamed after pipeline.attach() named it."),
+				 errhint("Run pipeline.detach() for the old column name and pipeline.attach() for the new one.")));
+
+	/* 42809 when not an enum, 42704 when not registered. */
+	(void) stage_type_get(tr->stage_type, false);
+
+	/* The table the trigger was defined on: errors name it. */
+	tr->root_relid = tr->relid;
+	if (rel->rd_rel->relispartition)
+	{
+		List	   *ancestors = get_partition_ancestors(tr->relid);
+		int			n = list_length(ancestors);
+		List	   *partattrs = NIL;
+		ListCell   *lc;
+		Oid			pkoid;
+
+		tr->is_partition = true;
+
+		/* topmost ancestor first: the one the trigger was cloned from */
+		for (i = n - 1; i >= 0; i--)
+		{
+			Oid			anc = list_nth_oid(ancestors, i);
+
+			if (rel_has_trigger(anc, trigger->tgname))
+			{
+				tr->root_relid = anc;
+				break;
+			}
+		}
+
+		/* Every ancestor's partition key, as columns of this relation. */
+		foreach(lc, ancestors)
+		{
+			Oid			anc = lfirst_oid(lc);
+			Relation	arel = relation_open(anc, AccessShareLock);
+			PartitionKey key = RelationGetPartitionKey(arel);
+			int			k;
+
+			for (k = 0; key != NULL && k < get_partition_natts(key); k++)
+			{
+				AttrNumber	aattno = get_partition_col_attnum(key, k);
+				char	   *name;
+				AttrNumber	leafattno;
+
+				if (aattno == 0)
+				{
+					tr->partkey_expr = true;
+					continue;
+				}
+				name = get_attname(anc, aattno, false);
+				leafattno = get_attnum(tr->relid, name);
+				if (leafattno == InvalidAttrNumber)
+					tr->partkey_expr = true;	/* cannot happen; be safe */
+				else
+					partattrs = lappend_int(partattrs, leafattno);
+			}
+			relation_close(arel, AccessShareLock);
+		}
+		tr->npartattrs = list_length(partattrs);
+		tr->partattrs = palloc(sizeof(AttrNumber) * Max(tr->npartattrs, 1));
+		i = 0;
+		foreach(lc, partattrs)
+			tr->partattrs[i++] = (AttrNumber) lfirst_int(lc);
+
+		/* Primary key columns, in key order: the stash key. */
+		pkoid = RelationGetPrimaryKeyIndex(rel);
+		if (OidIsValid(pkoid))
+		{
+			Relation	idx = index_open(pkoid, AccessShareLock);
+			Form_pg_index index = idx->rd_index;
+
+			tr->nkeys = Min(index->indnkeyatts, TRANSITION_MAX_KEYS);
+			for (i = 0; i < tr->nkeys; i++)
+			{
+				AttrNumber	attno = index->indkey.values[i];
+				Form_pg_attribute att = TupleDescAttr(tupdesc, attno - 1);
+
+				tr->keyattrs[i] = attno;
+				tr->keylen[i] = att->attlen;
+				tr->keybyval[i] = att->attbyval;
+			}
+			index_close(idx, AccessShareLock);
+		}
+	}
+
+	MemoryContextSwitchTo(oldcxt);
+}
+
+/*
+ * Names and owner of the table the trigger was defined on, looked up only
+ * when needed (an error, or history's first row of the query), so that a
+ * single-row statement pays no catalog lookups for them.
+ */
+void
+transition_rel_root(TransitionRel *tr)
+{
+	MemoryContext oldcxt;
+	HeapTuple	tp;
+	Form_pg_class classform;
+
+	if (tr->root_name != NULL)
+		return;
+	oldcxt = MemoryContextSwitchTo(tr->query_cxt);
+	tp = SearchSysCache1(RELOID, ObjectIdGetDatum(tr->root_relid));
+	if (!HeapTupleIsValid(tp))
+		elog(ERROR, "cache lookup failed for relation %u", tr->root_relid);
+	classform = (Form_pg_class) GETSTRUCT(tp);
+	tr->root_owner = classform->relowner;
+	tr->root_schema = get_namespace_name(classform->relnamespace);
+	if (tr->root_schema == NULL)
+		elog(ERROR, "cache lookup failed for namespace %u", classform->relnamespace);
+	tr->root_name = pstrdup(NameStr(classform->relname));
+	ReleaseSysCache(tp);
+	MemoryContextSwitchTo(oldcxt);
+}
+
+/*
+ * Serialize the primary key of the row in slot into buf: a byte per column
+ * saying NULL or not, then the value's bytes (detoasted for varlena).  The
+ * two sides of a partition move see the same values, so byte equality is
+ * the right test.
+ */
+void
+transition_rel_stash_key(const TransitionRel *tr, TupleTableSlot *slot,
+						 StringInfo buf)
+{
+	int			i;
+
+	resetStringInfo(buf);
+	for (i = 0; i < tr->nkeys; i++)
+	{
+		bool		isnull;
+		Datum		d = slot_getattr(slot, tr->keyattrs[i], &isnull);
+
+		if (isnull)
+		{
+			appendStringInfoChar(buf, 'n');
+			continue;
+		}
+		appendStringInfoChar(buf, 'v');
+		if (tr->keybyval[i])
+			appendBinaryStringInfo(buf, (char *) &d, sizeof(Datum));
+		else if (tr->keylen[i] == -1)
+		{
+			struct varlena *v = PG_DETOAST_DATUM_PACKED(d);
+			int32		len = VARSIZE_ANY_EXHDR(v);
+
+			appendBinaryStringInfo(buf, (char *) &len, sizeof(len));
+			appendBinaryStringInfo(buf, VARDATA_ANY(v), len);
+		}
+		else if (tr->keylen[i] == -2)
+			appendBinaryStringInfo(buf, DatumGetPointer(d),
+								   strlen(DatumGetPointer(d)) + 1);
+		else
+			appendBinaryStringInfo(buf, DatumGetPointer(d), tr->keylen[i]);
+	}
+}
+
+/*
+ * Is the row just inserted in slot the insert half of a cross-partition
+ * UPDATE of this statement?  If so, return the stage it had before.
+ */
+bool
+transition_rel_moved_from(const TransitionRel *tr, TupleTableSlot *slot,
+						  Oid *old_stage, bool *old_isnull)
+{
+	StringInfoData buf;
+	bool		found;
+
+	if (!tr->is_partition || tr->nkeys == 0)
+		return false;
+	initStringInfo(&buf);
+	transition_rel_stash_key(tr, slot, &buf);
+	found = transition_stash_get(tr->query_cxt, tr->root_relid,
+								 buf.data, buf.len, old_stage, old_isnull);
+	pfree(buf.data);
+	return found;
+}
+
+/* Attach the table (the root), column and constraint (trigger) fields. */
+static int
+transition_error_fields(TransitionRel *tr)
+{
+	transition_rel_root(tr);
+	err_generic_string(PG_DIAG_SCHEMA_NAME, tr->root_schema);
+	err_generic_string(PG_DIAG_TABLE_NAME, tr->root_name);
+	err_generic_string(PG_DIAG_COLUMN_NAME, tr->column_name);
+	err_generic_string(PG_DIAG_CONSTRAINT_NAME, tr->trigger_name);
+	return 0;
+}
+
+/* 23502: a row of an attached table always has a stage. */
+static void
+report_null_stage(TransitionRel *tr)
+{
+	transition_rel_root(tr);
+	ereport(ERROR,
+			(errcode(ERRCODE_NOT_NULL_VIOLATION),
+			 errmsg("null value in column \"%s\" of relation \"%s\" violates not-null constraint",
+					tr->column_name, tr->root_name),
+			 errdetail("A row of a table attached to a pipeline always has a stage."),
+			 transition_error_fields(tr)));
+}
+
+/*
+ * 23514 with DESIGN.md's message and DETAIL: the stages the ruleset allows
+ * from the row's current stage (or from creation, from_idx == -1).
+ */
+static void
+report_illegal(EnforceCache *ec, const StageType *type,
+			   const Ruleset *rs, int from_idx, int to_idx)
+{
+	StringInfoData from;
+	StringInfoData allowed;
+	int			j;
+	int			nallowed = 0;
+
+	transition_rel_root(&ec->rel);
+	initStringInfo(&from);
+	if (from_idx < 0)
+		appendStringInfoString(&from, "(new row)");
+	else
+		appendStringInfo(&from, "\"%s\"", type->stages[from_idx].label);
+
+	initStringInfo(&allowed);
+	for (j = 0; j < type->nstages; j++)
+	{
+		if (j == from_idx || !RULESET_ALLOWS(type, rs, from_idx, j))
+			continue;
+		if (nallowed++ > 0)
+			appendStringInfoString(&allowed, ", ");
+		appendStringInfoString(&allowed, type->stages[j].label);
+	}
+
+	ereport(ERROR,
+			(errcode(ERRCODE_CHECK_VIOLATION),
+			 errmsg("illegal stage transition from %s to \"%s\"",
+					from.data, type->stages[to_idx].label),
+			 nallowed > 0 ?
+			 errdetail("Allowed from %s: %s.", from.data, allowed.data) :
+			 errdetail("No transition is allowed from %s.", from.data),
+			 errhint("Table %s follows ruleset \"%s\" of %s; pipeline.next_stages() lists the stages a row may move to.",
+					 quote_qualified_identifier(ec->rel.root_schema, ec->rel.root_name),
+					 rs->name, type->qualified_name),
+			 transition_error_fields(&ec->rel)));
+}
+
+/*
+ * Validate one transition (from_isnull: creation).  Same-stage moves never
+ * get here.  The ruleset is looked up by name again only when the stage
+ * cache was rebuilt since the last row.
+ */
+static void
+enforce_check(EnforceCache *ec, bool from_isnull, Oid from_oid, Oid to_oid)
+{
+	StageType  *type;
+	int			from_idx = -1;
+	int			to_idx;
+
+	if (!from_isnull)
+		(void) stage_call_lookup_value(&ec->cc, from_oid, &from_idx);
+	type = stage_call_lookup_value(&ec->cc, to_oid, &to_idx);
+
+	if (ec->rs == NULL || ec->rs_type != type ||
+		ec->rs_generation != stage_meta_generation)
+	{
+		ec->rs = stage_type_ruleset(type, ec->ruleset_name, false);
+		ec->rs_type = type;
+		ec->rs_generation = stage_meta_generation;
+	}
+
+	if (!RULESET_ALLOWS(type, ec->rs, from_idx, to_idx))
+		report_illegal(ec, type, ec->rs, from_idx, to_idx);
+}
+
+/* Did an UPDATE change any partition key column of this row? */
+static bool
+partition_key_changed(const TransitionRel *tr, TupleTableSlot *oldslot,
+					  TupleTableSlot *newslot)
+{
+	int			i;
+
+	if (tr->partkey_expr)
+		return true;
+	for (i = 0; i < tr->npartattrs; i++)
+	{
+		AttrNumber	attno = tr->partattrs[i];
+		Form_pg_attribute att = TupleDescAttr(oldslot->tts_tupleDescriptor, attno - 1);
+		bool		oldnull;
+		bool		newnull;
+		Datum		o = slot_getattr(oldslot, attno, &oldnull);
+		Datum		n = slot_getattr(newslot, attno, &newnull);
+
+		if (oldnull != newnull)
+			return true;
+		if (!oldnull && !datum_image_eq(o, n, att->attbyval, att->attlen))
+			return true;
+	}
+	return false;
+}
+
+/* The trigger-protocol checks of enforce_transition, with clear errors. */
+static void
+enforce_check_protocol(FunctionCallInfo fcinfo)
+{
+	TriggerData *trigdata;
+	TriggerEvent ev;
+
+	if (!CALLED_AS_TRIGGER(fcinfo))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("pipeline.enforce_transition() was not called by the trigger manager"),
+				 errhint("Use pipeline.can_transition() to test a move.")));
+	trigdata = (TriggerData *) fcinfo->context;
+	ev = trigdata->tg_event;
+	if (!TRIGGER_FIRED_FOR_ROW(ev) ||
+		!((TRIGGER_FIRED_BEFORE(ev) && TRIGGER_FIRED_BY_UPDATE(ev)) ||
+		  (TRIGGER_FIRED_AFTER(ev) && TRIGGER_FIRED_BY_INSERT(ev))))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("trigger \"%s\": pipeline.enforce_transition() must fire BEFORE UPDATE or AFTER INSERT, FOR EACH ROW",
+						trigdata->tg_trigger->tgname),
+				 errdetail("Creation is checked AFTER INSERT because BEFORE INSERT also fires for an INSERT ... ON CONFLICT DO UPDATE that ends as an update."),
+				 errhint("pipeline.attach() creates the right triggers.")));
+	if (trigdata->tg_trigger->tgnargs < 1 || trigdata->tg_trigger->tgnargs > 2)
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("trigger \"%s\": pipeline.enforce_transition() takes a stage column and an optional ruleset, not %d arguments",
+						trigdata->tg_trigger->tgname, trigdata->tg_trigger->tgnargs),
+				 errhint("pipeline.attach() creates the right triggers.")));
+}
+
+/*
+ * pipeline.enforce_transition(): trigger; arguments (stage_column [, ruleset]).
+ *
+ * BEFORE UPDATE: NEW's stage may not be NULL (23502) and OLD -> NEW must be
+ * allowed (23514).  On a partition, a row whose partition key changes is
+ * stashed with its old stage for the insert side of a possible move.
+ *
+ * AFTER INSERT: the stage may not be NULL; a row moved here by this
+ * statement's UPDATE is validated against its old stage, any other row as a
+ * creation.
+ *
+ * With pipeline.enforce_transitions off, only the NULL check and the stash
+ * remain (history still needs the stash).
+ */
+Datum
+pipeline_enforce_transition(PG_FUNCTION_ARGS)
+{
+	TriggerData *trigdata = (TriggerData *) fcinfo->context;
+	EnforceCache *ec = (EnforceCache *) fcinfo->flinfo->fn_extra;
+	TransitionRel *tr;
+
+	if (ec == NULL || ec->rel.trigger_oid != trigdata->tg_trigger->tgoid)
+	{
+		MemoryContext cxt = fcinfo->flinfo->fn_mcxt;
+
+		enforce_check_protocol(fcinfo);
+		ec = MemoryContextAllocZero(cxt, sizeof(EnforceCache));
+		stage_call_cache_init(&ec->cc);
+		transition_rel_init(&ec->rel, trigdata, cxt, "pipeline.enforce_transition");
+		ec->ruleset_name = MemoryContextStrdup(cxt,
+											   trigdata->tg_trigger->tgnargs > 1 ?
+											   trigdata->tg_trigger->tgargs[1] : "strict");
+		fcinfo->flinfo->fn_extra = ec;
+	}
+	tr = &ec->rel;
+
+	if (TRIGGER_FIRED_BY_UPDATE(trigdata->tg_event))
+	{
+		TupleTableSlot *oldslot = trigdata->tg_trigslot;
+		TupleTableSlot *newslot = trigdata->tg_newslot;
+		bool		oldnull;
+		bool		newnull;
+		Datum		oldval;
+		Datum		newval;
+
+		newval = slot_getattr(newslot, tr->attnum, &newnull);
+		if (newnull)
+			report_null_stage(tr);
+		oldval = slot_getattr(oldslot, tr->attnum, &oldnull);
+		if (pipeline_enforce_transitions &&
+			(oldnull || DatumGetObjectId(oldval) != DatumGetObjectId(newval)))
+			enforce_check(ec, oldnull, DatumGetObjectId(oldval), DatumGetObjectId(newval));
+
+		if (tr->is_partition && partition_key_changed(tr, oldslot, newslot))
+		{
+			StringInfoData buf;
+
+			if (tr->nkeys == 0)
+			{
+				transition_rel_root(tr);
+				ereport(ERROR,
+						(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+						 errmsg("cannot track a row of \"%s\" moving between partitions without a primary key",
+								tr->root_name)));
+			}
+			initStringInfo(&buf);
+			transition_rel_stash_key(tr, newslot, &buf);
+			transition_stash_put(tr->query_cxt, tr->root_relid, buf.data, buf.len,
+								 DatumGetObjectId(oldval), oldnull);
+			pfree(buf.data);
+		}
+		return PointerGetDatum(trigdata->tg_newtuple);
+	}
+	else
+	{
+		TupleTableSlot *slot = trigdata->tg_trigslot;
+		bool		isnull;
+		Datum		val = slot_getattr(slot, tr->attnum, &isnull);
+		Oid			old_stage;
+		bool		old_isnull;
+
+		if (isnull)
+			report_null_stage(tr);
+		if (transition_rel_moved_from(tr, slot, &old_stage, &old_isnull))
+		{
+			if (pipeline_enforce_transitions &&
+				(old_isnull || old_stage != DatumGetObjectId(val)))
+				enforce_check(ec, old_isnull, old_stage, DatumGetObjectId(val));
+		}
+		else if (pipeline_enforce_transitions)
+			enforce_check(ec, true, InvalidOid, DatumGetObjectId(val));
+		return PointerGetDatum(NULL);
+	}
+}

@@ -1,0 +1,78 @@
+/*
+ * transition.h
+ *		What the transition triggers (enforce_transition, record_transition)
+ *		share: the per-trigger, per-query view of the table they fire on, and
+ *		the per-statement stash of rows moving between partitions.
+ */
+#ifndef PIPELINE_TRANSITION_H
+#define PIPELINE_TRANSITION_H
+
+#include "compat.h"
+
+#include "commands/trigger.h"
+#include "executor/tuptable.h"
+#include "fmgr.h"
+#include "lib/stringinfo.h"
+#include "utils/rel.h"
+
+/* Upper bound on primary-key columns we handle (INDEX_MAX_KEYS is 32). */
+#define TRANSITION_MAX_KEYS 32
+
+/*
+ * What a transition trigger knows about the relation it fires on, resolved
+ * once per trigger per query (the first time fn_extra is set) and kept in
+ * the function's fn_mcxt, which the executor frees at the end of the query.
+ */
+typedef struct TransitionRel
+{
+	Oid			trigger_oid;	/* the pg_trigger row this was resolved for */
+	Oid			relid;			/* relation the trigger fires on (a leaf) */
+	const char *trigger_name;
+	const char *column_name;	/* trigger argument 0 */
+	AttrNumber	attnum;			/* of the stage column in relid */
+	Oid			stage_type;		/* its (enum) type */
+
+	/*
+	 * The table the trigger was defined on: relid itself, or the partitioned
+	 * ancestor the trigger was cloned from.  Errors name it, the stash is
+	 * keyed by it and history is written with its owner's rights.
+	 */
+	Oid			root_relid;
+	/* filled by transition_rel_root(), only when needed */
+	Oid			root_owner;
+	const char *root_schema;
+	const char *root_name;
+
+	/* Partition moves: only relevant when relid is a partition. */
+	bool		is_partition;
+	bool		partkey_expr;	/* some ancestor partitions by expression */
+	int			npartattrs;
+	AttrNumber *partattrs;		/* partition key columns, in relid's numbering */
+
+	/* Primary key of relid (in key order), for the stash. */
+	int			nkeys;
+	AttrNumber	keyattrs[TRANSITION_MAX_KEYS];
+	int16		keylen[TRANSITION_MAX_KEYS];
+	bool		keybyval[TRANSITION_MAX_KEYS];
+
+	MemoryContext query_cxt;	/* identifies the statement (its stash) */
+} TransitionRel;
+
+/* transition.c */
+extern void transition_rel_init(TransitionRel *tr, TriggerData *trigdata,
+								MemoryContext cxt, const char *funcname);
+extern void transition_rel_root(TransitionRel *tr);
+extern void transition_rel_stash_key(const TransitionRel *tr, TupleTableSlot *slot,
+									 StringInfo buf);
+extern bool transition_rel_moved_from(const TransitionRel *tr, TupleTableSlot *slot,
+									  Oid *old_stage, bool *old_isnull);
+
+/* transition_stash.c: rows moving between partitions in this statement. */
+extern void transition_stash_put(MemoryContext query_cxt, Oid root_relid,
+								 const char *key, int keylen,
+								 Oid old_stage, bool old_isnull);
+extern bool transition_stash_get(MemoryContext query_cxt, Oid root_relid,
+								 const char *key, int keylen,
+								 Oid *old_stage, bool *old_isnull);
+
+#endif							/* PIPELINE_TRANSITION_H */

@@ -40,7 +40,15 @@ for v in "${versions[@]}"; do
 		exit 2
 	fi
 done
-for t in debootstrap chroot mount tar; do
+# Like the other front-door targets, install what is missing (debootstrap;
+# zstd for smaller, faster tarballs, gzip otherwise).
+if ! command -v debootstrap >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1; then
+	echo "test-matrix: installing debootstrap zstd" >&2
+	if env DEBIAN_FRONTEND=noninteractive apt-get update -qq; then
+		env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends debootstrap zstd >/dev/null || true
+	fi
+fi
+for t in debootstrap chroot mount mountpoint flock timeout tar; do
 	if ! command -v "$t" >/dev/null 2>&1; then
 		echo "test-matrix: '$t' is missing (apt-get install debootstrap)" >&2
 		exit 2

@@ -129,7 +129,7 @@ run_version() {
 	exec 9>"$MATRIX_CACHE/.lock-pg$v"
 	flock -x 9
 	if [ $rebuild = 1 ] || [ ! -s "$tarball" ]; then
-		how="root built"
+		how="built"
 		if ! matrix_build_root "$v" "$tarball" "$MATRIX_CACHE/logs/pg$v-root.log"; then
 			flock -u 9
 			local why
@@ -140,7 +140,7 @@ run_version() {
 			return 0
 		fi
 	else
-		how="cached root"
+		how="cached"
 	fi
 	local lower="" overlay=0
 	matrix_ensure_lower "$v" && lower=$(matrix_lower "$v")
@@ -187,8 +187,9 @@ run_version() {
 		KEEP_THIS=1
 	fi
 	DETAIL="$(summarize "$log" "$RUN_ROOT/build/pipeline")"
-	[ $overlay = 1 ] && how="$how, overlay" || how="$how, unpacked"
-	TIMING="$how: $((t1 - t0)) s, setup: $((tu - t1)) s, make test: $((t2 - tu)) s"
+	local setup=overlay
+	[ $overlay = 1 ] || setup=unpacked
+	TIMING="root $how: $((t1 - t0)) s; $setup: $((tu - t1)) s; make test: $((t2 - tu)) s"
 	cleanup
 	KEEP_THIS=0
 	flock -u 9

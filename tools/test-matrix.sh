@@ -6,9 +6,12 @@
 # 15 in Debian 12 (bookworm).  Roots are built with debootstrap from this
 # machine's own apt mirror and cached as tarballs outside the work tree
 # (PIPELINE_MATRIX_CACHE, default /var/cache/pipeline-matrix); each run
-# unpacks a fresh copy.  Needs root (debootstrap, chroot, mounts).
+# works on a fresh overlay of the cached root.  Needs root (debootstrap,
+# chroot, mounts).
 #
-# Usage: tools/test-matrix.sh [--rebuild] [VERSION...]    (default: 17)
+# Usage: tools/test-matrix.sh [--rebuild] [--cmd 'SHELL CMD'] [VERSION...]
+#        (default version 17; --cmd runs CMD in the tree's copy instead of
+#        `make test`, e.g. --cmd 'make -k WERROR=1' to only compile)
 # Env:   PIPELINE_MATRIX_CACHE, PIPELINE_MATRIX_MIRROR, PIPELINE_MATRIX_TMPDIR,
 #        PIPELINE_MATRIX_KEEP=1 (keep the unpacked root of a failed run),
 #        PIPELINE_MATRIX_TIMEOUT (seconds per version, default 2400).
@@ -21,12 +24,17 @@ SRC=$(pwd)
 
 rebuild=0
 versions=()
-for a in "$@"; do
-	case "$a" in
+DEFAULT_CMD='tools/install-deps.sh && make test && { [ ! -x test/client/run.sh ] || echo MATRIX-CLIENT-OK; }'
+RUN_CMD=$DEFAULT_CMD
+while [ $# -gt 0 ]; do
+	case "$1" in
 		--rebuild) rebuild=1 ;;
-		-h|--help) sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
-		*) for w in $a; do versions+=("$w"); done ;;
+		--cmd) [ $# -ge 2 ] || { echo "test-matrix: --cmd needs an argument" >&2; exit 2; }
+			RUN_CMD=$2; shift ;;
+		-h|--help) sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+		*) for w in $1; do versions+=("$w"); done ;;
 	esac
+	shift
 done
 [ ${#versions[@]} -eq 0 ] && versions=(17)
 
@@ -169,7 +177,7 @@ run_version() {
 	# shellcheck disable=SC2016 # expanded by the inner bash
 	MATRIX_ENV="PG_MAJOR=$v WERROR=1 PG_VIRTUALENV_UNSHARE=-n" \
 		timeout --kill-after=30 "${PIPELINE_MATRIX_TIMEOUT:-2400}" \
-		bash -c '. tools/matrix-lib.sh; matrix_in_root "$1" "cd /build/pipeline && tools/install-deps.sh && make test && { [ ! -x test/client/run.sh ] || echo MATRIX-CLIENT-OK; }"' _ "$RUN_ROOT" \
+		bash -c '. tools/matrix-lib.sh; matrix_in_root "$1" "cd /build/pipeline && { $2; }"' _ "$RUN_ROOT" "$RUN_CMD" \
 		9>&- 2>&1 | tee "$log" | sed -u "s/^/[pg$v] /" || rc=$?
 	t2=$(date +%s)
 	if [ $rc -eq 0 ]; then
@@ -186,10 +194,14 @@ run_version() {
 		[ -z "$TAIL" ] && TAIL="---- tail of $log:"$'\n'"$(tail -n 25 "$log")"
 		KEEP_THIS=1
 	fi
-	DETAIL="$(summarize "$log" "$RUN_ROOT/build/pipeline")"
+	if [ "$RUN_CMD" = "$DEFAULT_CMD" ]; then
+		DETAIL="$(summarize "$log" "$RUN_ROOT/build/pipeline")"
+	else
+		DETAIL="ran: $RUN_CMD"
+	fi
 	local setup=overlay
 	[ $overlay = 1 ] || setup=unpacked
-	TIMING="root $how: $((t1 - t0)) s; $setup: $((tu - t1)) s; make test: $((t2 - tu)) s"
+	TIMING="root $how: $((t1 - t0)) s; $setup: $((tu - t1)) s; tests: $((t2 - tu)) s"
 	cleanup
 	KEEP_THIS=0
 	flock -u 9

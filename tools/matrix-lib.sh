@@ -86,13 +86,21 @@ matrix_stamp() {
 	stat -c '%Y %s' "$1"
 }
 
+# matrix_lower_ok V: V's lower layer exists and was made from its tarball.
+matrix_lower_ok() {
+	local t l
+	t=$(matrix_tarball "$1")
+	l=$(matrix_lower "$1")
+	[ -d "$l" ] && [ -s "$t" ] && [ "$(cat "$l.stamp" 2>/dev/null)" = "$(matrix_stamp "$t")" ]
+}
+
 # matrix_ensure_lower V: make V's lower layer match its tarball, unpacking it
 # when missing or stale.  Caller holds V's lock exclusively.
 matrix_ensure_lower() {
 	local t l
 	t=$(matrix_tarball "$1")
 	l=$(matrix_lower "$1")
-	[ -d "$l" ] && [ "$(cat "$l.stamp" 2>/dev/null)" = "$(matrix_stamp "$t")" ] && return 0
+	matrix_lower_ok "$1" && return 0
 	rm -f "$l.stamp"
 	rm -rf --one-file-system "$l.new"
 	mkdir -p "$l.new"

@@ -132,27 +132,32 @@ run_version() {
 	tarball=$(matrix_tarball "$v")
 	log="$MATRIX_CACHE/logs/pg$v-test.log"
 	t0=$(date +%s)
-	# V's lock: exclusive while the root is (re)built, shared while a run
-	# uses it, so a --rebuild never pulls the lower layer from under a run.
+	# V's lock: shared while a run uses the root, exclusive only while it is
+	# (re)built or unpacked, so a --rebuild never pulls the lower layer from
+	# under a run and concurrent runs do not wait for each other.
 	exec 9>"$MATRIX_CACHE/.lock-pg$v"
-	flock -x 9
-	if [ $rebuild = 1 ] || [ ! -s "$tarball" ]; then
-		how="built"
-		if ! matrix_build_root "$v" "$tarball" "$MATRIX_CACHE/logs/pg$v-root.log"; then
-			flock -u 9
-			local why
-			why=$(grep -E '^(E: |debootstrap: |W: Failure)' "$MATRIX_CACHE/logs/pg$v-root.log" | head -n 1 | cut -c1-200)
-			STATUS=FAIL
-			matrix_best_effort "$v" && STATUS=SKIPPED
-			DETAIL="could not build the $(matrix_suite "$v") root: ${why:-see $MATRIX_CACHE/logs/pg$v-root.log}"
-			return 0
+	flock -s 9
+	how="cached"
+	if [ $rebuild = 1 ] || [ ! -s "$tarball" ] || ! matrix_lower_ok "$v"; then
+		flock -u 9
+		flock -x 9
+		if [ $rebuild = 1 ] || [ ! -s "$tarball" ]; then
+			how="built"
+			if ! matrix_build_root "$v" "$tarball" "$MATRIX_CACHE/logs/pg$v-root.log"; then
+				flock -u 9
+				local why
+				why=$(grep -E '^(E: |debootstrap: |W: Failure)' "$MATRIX_CACHE/logs/pg$v-root.log" | head -n 1 | cut -c1-200)
+				STATUS=FAIL
+				matrix_best_effort "$v" && STATUS=SKIPPED
+				DETAIL="could not build the $(matrix_suite "$v") root: ${why:-see $MATRIX_CACHE/logs/pg$v-root.log}"
+				return 0
+			fi
 		fi
-	else
-		how="cached"
+		matrix_ensure_lower "$v" || true
+		flock -s 9
 	fi
 	local lower="" overlay=0
-	matrix_ensure_lower "$v" && lower=$(matrix_lower "$v")
-	flock -s 9
+	matrix_lower_ok "$v" && lower=$(matrix_lower "$v")
 	t1=$(date +%s)
 
 	# The run's root: an overlay on the unpacked cached root (writes go to

@@ -26,11 +26,12 @@
 #define compat_stringToQualifiedNameList(s) stringToQualifiedNameList(s)
 #endif
 
-/*
- * PG 18 added a deferrable_ok argument to RelationGetPrimaryKeyIndex; false
- * keeps the earlier behaviour (a DEFERRABLE primary key is not reported).
- * Callers include utils/relcache.h.
- */
+/* PG 16 moved the varlena macros (SET_VARSIZE, VARDATA, ...) out of postgres.h. */
+#if PG_VERSION_NUM >= 160000
+#include "varatt.h"
+#endif
+
+/* PG 18 added deferrable_ok to RelationGetPrimaryKeyIndex; keep the old meaning. */
 #if PG_VERSION_NUM >= 180000
 #define compat_RelationGetPrimaryKeyIndex(rel) RelationGetPrimaryKeyIndex((rel), false)
 #else
@@ -38,18 +39,11 @@
 #endif
 
 /*
- * PG 18 replaced the pg_attribute_noreturn() attribute with the pg_noreturn
- * prefix (C11 _Noreturn).  Write `pg_noreturn static void f(...)` on every
- * version; before 18 it is GCC's/Clang's noreturn attribute, which may also
- * lead a declaration.
+ * PG 18 replaced the pg_attribute_noreturn() suffix with a pg_noreturn
+ * prefix; before that, the GCC attribute works as a prefix too.
  */
 #ifndef pg_noreturn
 #define pg_noreturn pg_attribute_noreturn()
-#endif
-
-/* PG 16 moved the varlena macros (SET_VARSIZE, VARDATA, ...) out of postgres.h. */
-#if PG_VERSION_NUM >= 160000
-#include "varatt.h"
 #endif
 
 #endif							/* PIPELINE_COMPAT_H */

@@ -153,6 +153,7 @@ run_version() {
 				return 0
 			fi
 		fi
+		if [ "$how" = cached ]; then how="cached, unpacked"; fi
 		matrix_ensure_lower "$v" || true
 		flock -s 9
 	fi

@@ -5,6 +5,7 @@
 # Sourced (bash); expects `set -euo pipefail` from the caller.
 
 MATRIX_CACHE=${PIPELINE_MATRIX_CACHE:-/var/cache/pipeline-matrix}
+# shellcheck disable=SC2034 # used by tools/test-matrix.sh
 MATRIX_TMP=${PIPELINE_MATRIX_TMPDIR:-/var/tmp}
 
 # matrix_suite V: the Debian suite that ships postgresql-V (empty: none).
@@ -254,14 +255,15 @@ matrix_build_steps() {
 	step "root ready"
 }
 
-# matrix_build_root V TARBALL LOG: build V's root (matrix_build_steps, output
-# in LOG) and pack it as TARBALL; the build directory is always removed.
+# matrix_build_root V TARBALL LOG WORK: build V's root in WORK/root
+# (matrix_build_steps, output in LOG) and pack it as TARBALL; WORK (an empty
+# directory the caller made, so it can clean up after an interruption) is
+# always removed.
 matrix_build_root() {
-	local v=$1 tarball=$2 log=$3 mirror work r rc=0
-	mirror=$(matrix_mirror) || return 1
-	mkdir -p "$MATRIX_CACHE"
-	work=$(mktemp -d "$MATRIX_TMP/pipeline-matrix-build.XXXXXX")
+	local v=$1 tarball=$2 log=$3 work=$4 mirror r rc=0
 	r=$work/root
+	mirror=$(matrix_mirror) || { matrix_remove "$work" "$r"; return 1; }
+	mkdir -p "$MATRIX_CACHE"
 	echo "test-matrix: building $(matrix_suite "$v") root for PostgreSQL $v from $mirror (log: $log)" >&2
 	matrix_build_steps "$v" "$r" "$mirror" >"$log" 2>&1 || rc=1
 	matrix_kill_inside "$r"

@@ -66,8 +66,34 @@ done
 mkdir -p "$MATRIX_CACHE/logs"
 RUN_DIR=""
 RUN_ROOT=""
-# cleanup: kill what still runs in the unpacked root, unmount, delete it.
+BUILD_DIR=""
+CHILD=""
+# run_waiting CMD...: run CMD (command or function) as a background job in
+# its own process group and wait for it: bash runs traps only between
+# foreground commands, so this lets INT/TERM reach cleanup at once, and
+# cleanup can end the whole job.  Call it in a `||` context.
+run_waiting() {
+	local rc=0
+	set -m
+	"$@" </dev/null &
+	CHILD=$!
+	set +m
+	wait "$CHILD" || rc=$?
+	CHILD=""
+	return $rc
+}
+
+# cleanup: end our running job and whatever runs in the version's root,
+# unmount, delete the run's (or an interrupted build's) directory.
 cleanup() {
+	if [ -n "$CHILD" ]; then
+		kill -TERM -- "-$CHILD" 2>/dev/null || true
+		CHILD=""
+	fi
+	if [ -n "$BUILD_DIR" ]; then
+		matrix_remove "$BUILD_DIR" "$BUILD_DIR/root" || true
+		BUILD_DIR=""
+	fi
 	if [ -n "$RUN_DIR" ]; then
 		if [ "${PIPELINE_MATRIX_KEEP:-}" = 1 ] && [ "${KEEP_THIS:-0}" = 1 ]; then
 			matrix_kill_inside "$RUN_ROOT"
@@ -124,6 +150,21 @@ summarize() {
 	echo "${out:-no pg_regress summary}"
 }
 
+# run_in_root V LOG: RUN_CMD (default: make test) in the run's root, output
+# to the terminal (prefixed) and LOG.  Missing test dependencies are
+# installed with network access first; the throwaway clusters then run in
+# their own network namespace (PG_VIRTUALENV_UNSHARE), so they never collide
+# with the host's ports.
+# shellcheck disable=SC2317 # called through run_waiting
+run_in_root() {
+	local v=$1 log=$2
+	# shellcheck disable=SC2016 # expanded by the inner bash
+	MATRIX_ENV="PG_MAJOR=$v WERROR=1 PG_VIRTUALENV_UNSHARE=-n" \
+		timeout --kill-after=30 "${PIPELINE_MATRIX_TIMEOUT:-2400}" \
+		bash -c '. tools/matrix-lib.sh; matrix_in_root "$1" "cd /build/pipeline && { $2; }"' _ "$RUN_ROOT" "$RUN_CMD" \
+		9>&- 2>&1 | tee "$log" | sed -u "s/^/[pg$v] /"
+}
+
 # run_version V: build/reuse V's root, run `make test` in it; sets STATUS
 # (PASS/FAIL/SKIPPED), DETAIL, TIMING and TAIL (diff excerpt on failure).
 run_version() {
@@ -143,7 +184,9 @@ run_version() {
 		flock -x 9
 		if [ $rebuild = 1 ] || [ ! -s "$tarball" ]; then
 			how="built"
-			if ! matrix_build_root "$v" "$tarball" "$MATRIX_CACHE/logs/pg$v-root.log"; then
+			BUILD_DIR=$(mktemp -d "$MATRIX_TMP/pipeline-matrix-build.XXXXXX")
+			if ! run_waiting matrix_build_root "$v" "$tarball" "$MATRIX_CACHE/logs/pg$v-root.log" "$BUILD_DIR"; then
+				BUILD_DIR=""
 				flock -u 9
 				local why
 				why=$(grep -E '^(E: |debootstrap: |W: Failure)' "$MATRIX_CACHE/logs/pg$v-root.log" | head -n 1 | cut -c1-200)
@@ -152,6 +195,7 @@ run_version() {
 				DETAIL="could not build the $(matrix_suite "$v") root: ${why:-see $MATRIX_CACHE/logs/pg$v-root.log}"
 				return 0
 			fi
+			BUILD_DIR=""
 		fi
 		if [ "$how" = cached ]; then how="cached, unpacked"; fi
 		matrix_ensure_lower "$v" || true
@@ -177,14 +221,7 @@ run_version() {
 	matrix_mount "$RUN_ROOT"
 	tu=$(date +%s)
 	echo "test-matrix: PostgreSQL $v: make test in $(matrix_suite "$v") root $RUN_ROOT (log: $log)" >&2
-	# Missing test dependencies are installed with network access first; the
-	# throwaway clusters then run in their own network namespace
-	# (PG_VIRTUALENV_UNSHARE), so they never collide with the host's ports.
-	# shellcheck disable=SC2016 # expanded by the inner bash
-	MATRIX_ENV="PG_MAJOR=$v WERROR=1 PG_VIRTUALENV_UNSHARE=-n" \
-		timeout --kill-after=30 "${PIPELINE_MATRIX_TIMEOUT:-2400}" \
-		bash -c '. tools/matrix-lib.sh; matrix_in_root "$1" "cd /build/pipeline && { $2; }"' _ "$RUN_ROOT" "$RUN_CMD" \
-		9>&- 2>&1 | tee "$log" | sed -u "s/^/[pg$v] /" || rc=$?
+	run_waiting run_in_root "$v" "$log" || rc=$?
 	t2=$(date +%s)
 	if [ $rc -eq 0 ]; then
 		STATUS=PASS

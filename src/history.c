@@ -148,6 +148,7 @@ record_cache_init(RecordCache *rc, TriggerData *trigdata, MemoryContext cxt)
 	int			i;
 
 	transition_rel_init(&rc->rel, trigdata, cxt, "pipeline.record_transition");
+	transition_rel_root(&rc->rel);
 
 	names = stringToQualifiedNameList(histname);
 	rc->hist_relid = RangeVarGetRelid(makeRangeVarFromNameList(names), NoLock, true);

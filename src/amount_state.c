@@ -305,8 +305,8 @@ typedef struct StateParts
 	const char *value[2];
 } StateParts;
 
-/* Raise the "malformed state" error. */
-static void pg_attribute_noreturn()
+/* Raise the "malformed state" error (does not return). */
+static void
 bad_state(const char *input, const char *why)
 {
 	ereport(ERROR,
@@ -570,6 +570,7 @@ parse_kind(const char *tok, const char *input)
 		if (strcmp(tok, kind_names[k]) == 0)
 			return k;
 	bad_state(input, "Unknown aggregate kind.");
+	return 0;					/* not reached */
 }
 
 /* Refuse a format version this build does not read. */

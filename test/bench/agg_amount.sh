@@ -75,13 +75,13 @@ best() { sort -n | head -n 1; }
 all=()
 for ((i = 0; i < ${#NAMES[@]}; i++)); do all+=("$i"); done
 serial=$(run_timed 0 "$REPS" "${all[@]}")
-med() { echo "$1" | awk -v n="$2" '$1 == n { print $2 }' | best; }
+best_of() { echo "$1" | awk -v n="$2" '$1 == n { print $2 }' | best; }
 
-floor=$(med "$serial" floor)
+floor=$(best_of "$serial" floor)
 echo "serial, $ROWS rows, best of $REPS interleaved runs, JIT off"
 printf '%-20s %14s %16s %18s\n' aggregate "agg/plain-SQL" "agg/count(col)" "plain-SQL/count"
 for n in backlog_ratio2 backlog_amount backlog_ratio4 book_to_bill win_rate_amount weighted_pipeline; do
-	a=$(med "$serial" "$n"); s=$(med "$serial" "${n}_sql")
+	a=$(best_of "$serial" "$n"); s=$(best_of "$serial" "${n}_sql")
 	label=$n
 	case $n in backlog_ratio2) label="backlog_ratio(b,s)";; backlog_ratio4) label="backlog_ratio(per)";; win_rate_amount) label="win_rate(st,amt)";; esac
 	awk -v l="$label" -v a="$a" -v s="$s" -v f="$floor" 'BEGIN { printf "%-20s %14.2f %16.2f %18.2f\n", l, a / s, a / f, s / f }'
@@ -93,7 +93,7 @@ s0=$(run_timed 0 "$PREPS" "${agg_idx[@]}")
 s2=$(run_timed 2 "$PREPS" "${agg_idx[@]}")
 for i in "${agg_idx[@]}"; do
 	n=${NAMES[$i]}
-	a=$(med "$s0" "$n"); b=$(med "$s2" "$n")
+	a=$(best_of "$s0" "$n"); b=$(best_of "$s2" "$n")
 	awk -v l="$n" -v a="$a" -v b="$b" 'BEGIN { printf "%-20s %8.2fx\n", l, a / b }'
 done
 [ -n "${AGG_AMOUNT_REUSE:-}" ] || "${PSQL[@]}" -c "DROP TABLE bench_amt"

@@ -92,27 +92,29 @@ period_parse(TypeCacheEntry *typcache, Datum d, Period *out)
 	out->upper = DatumGetTimestampTz(up.val);
 }
 
-/* memcmp(a, b, len) == 0 for the few bytes of a range, without a call. */
+/*
+ * memcmp(a, b, len) == 0 for the few bytes of a range (8 < len <= 64),
+ * without a call: whole words, the last one overlapping.
+ */
 static inline bool
 bytes_equal(const char *a, const char *b, int len)
 {
-	while (len >= (int) sizeof(uint64))
-	{
-		uint64		x,
-					y;
+	uint64		x,
+				y;
+	int			off = 0;
 
-		memcpy(&x, a, sizeof(uint64));
-		memcpy(&y, b, sizeof(uint64));
+	if (len <= (int) sizeof(uint64))
+		return memcmp(a, b, len) == 0;
+	for (; off + (int) sizeof(uint64) < len; off += sizeof(uint64))
+	{
+		memcpy(&x, a + off, sizeof(uint64));
+		memcpy(&y, b + off, sizeof(uint64));
 		if (x != y)
 			return false;
-		a += sizeof(uint64);
-		b += sizeof(uint64);
-		len -= sizeof(uint64);
 	}
-	while (len-- > 0)
-		if (*a++ != *b++)
-			return false;
-	return true;
+	memcpy(&x, a + len - sizeof(uint64), sizeof(uint64));
+	memcpy(&y, b + len - sizeof(uint64), sizeof(uint64));
+	return x == y;
 }
 
 /* The period argument, through the per-call-site memo. */

@@ -306,7 +306,7 @@ typedef struct StateParts
 } StateParts;
 
 /* Raise the "malformed state" error (does not return). */
-static void
+pg_noreturn static void
 bad_state(const char *input, const char *why)
 {
 	ereport(ERROR,

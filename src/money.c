@@ -74,7 +74,7 @@ money_sum_init(MoneySum *sum)
  * allocation per row).  NaN and infinities are refused here, for every
  * amount path, with an error that names the argument.
  */
-static void
+pg_noreturn static void
 not_finite(uint16 h, const char *argname)
 {
 	const char *what;

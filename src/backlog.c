@@ -48,8 +48,6 @@ typedef struct Period
 typedef struct PeriodCache
 {
 	TypeCacheEntry *typcache;
-	bool		arg_stable;		/* the period is a Const or Param */
-	Datum		last_datum;		/* valid only when arg_stable */
 	int			len;			/* -1: nothing cached */
 	char		bytes[64];
 	Period		period;
@@ -132,29 +130,14 @@ period_get(FunctionCallInfo fcinfo, Datum d)
 		pc = MemoryContextAllocZero(fcinfo->flinfo->fn_mcxt, sizeof(PeriodCache));
 		pc->typcache = lookup_type_cache(TSTZRANGEOID, TYPECACHE_RANGE_INFO);
 		pc->len = -1;
-
-		/*
-		 * A shortcut only: when the call expression says the period is a
-		 * constant (or parameter) of the query, the same pointer means the
-		 * same value.  Without an expression (Citus calls through fmgr_info)
-		 * this is false and every row's bytes are compared.
-		 */
-		pc->arg_stable = get_fn_expr_arg_stable(fcinfo->flinfo, 4);
-		pc->last_datum = (Datum) 0;
 		fcinfo->flinfo->fn_extra = pc;
 	}
-	else if (pc->arg_stable && d == pc->last_datum)
-		return &pc->period;
 	if (VARATT_IS_EXTENDED(p) && !VARATT_IS_SHORT(p))
 		p = pg_detoast_datum(p);
 	len = VARSIZE_ANY_EXHDR(p);
 	if (len == pc->len && bytes_equal(VARDATA_ANY(p), pc->bytes, len))
-	{
-		pc->last_datum = d;
 		return &pc->period;
-	}
 	period_parse(pc->typcache, PointerGetDatum(p), &pc->period);
-	pc->last_datum = d;
 	if (len <= (int) sizeof(pc->bytes))
 	{
 		memcpy(pc->bytes, VARDATA_ANY(p), len);

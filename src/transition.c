@@ -192,7 +192,8 @@ transition_rel_init(TransitionRel *tr, TriggerData *trigdata,
 			tr->partattrs[i++] = (AttrNumber) lfirst_int(lc);
 
 		/* Primary key columns, in key order: the stash key. */
-		pkoid = RelationGetPrimaryKeyIndex(rel);
+		list_free(RelationGetIndexList(rel));	/* sets rd_pkindex */
+		pkoid = rel->rd_pkindex;
 		if (OidIsValid(pkoid))
 		{
 			Relation	idx = index_open(pkoid, AccessShareLock);

@@ -35,6 +35,7 @@
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
+#include "utils/regproc.h"
 #include "utils/varlena.h"
 
 #include "stage_meta.h"
@@ -177,7 +178,7 @@ record_cache_init(RecordCache *rc, TriggerData *trigdata, MemoryContext cxt)
 	transition_rel_init(&rc->rel, trigdata, cxt, "pipeline.record_transition");
 	transition_rel_root(&rc->rel);
 
-	names = textToQualifiedNameList(cstring_to_text(histname));
+	names = compat_stringToQualifiedNameList(histname);
 	rc->hist_relid = RangeVarGetRelid(makeRangeVarFromNameList(names), NoLock, true);
 	if (!OidIsValid(rc->hist_relid))
 		ereport(ERROR,

@@ -192,8 +192,7 @@ transition_rel_init(TransitionRel *tr, TriggerData *trigdata,
 			tr->partattrs[i++] = (AttrNumber) lfirst_int(lc);
 
 		/* Primary key columns, in key order: the stash key. */
-		list_free(RelationGetIndexList(rel));	/* sets rd_pkindex */
-		pkoid = rel->rd_pkindex;
+		pkoid = compat_RelationGetPrimaryKeyIndex(rel);
 		if (OidIsValid(pkoid))
 		{
 			Relation	idx = index_open(pkoid, AccessShareLock);

@@ -71,6 +71,23 @@ BEGIN
 END
 $$;
 
+-- Registrations, settings and rules are edited by the extension owner and
+-- superusers only (they hold write privileges on the config tables); say so
+-- plainly instead of failing somewhere inside.
+CREATE FUNCTION pipeline._require_config_privilege() RETURNS void
+	LANGUAGE plpgsql STABLE
+	SET search_path = pg_catalog, pg_temp
+	AS $$
+BEGIN
+	IF NOT pg_catalog.has_table_privilege('pipeline.stage_types', 'INSERT, UPDATE, DELETE') THEN
+		RAISE EXCEPTION 'permission denied to change the pipeline configuration'
+			USING ERRCODE = '42501',
+				  DETAIL = 'Stage registrations, settings and rulesets are edited by the owner of the pipeline extension and by superusers.',
+				  HINT = 'Ask the extension owner, or a superuser, to make this change.';
+	END IF;
+END
+$$;
+
 -- Per-type aggregates are declared by each aggregate family's fragment
 -- (_declare_count_aggregates, _declare_amount_aggregates); these
 -- dispatchers are what define_stages/undefine_stages call.
@@ -129,6 +146,7 @@ BEGIN
 			USING ERRCODE = '42809',
 				  HINT = 'A pipeline''s stages are the labels of an enum type: CREATE TYPE ... AS ENUM (...).';
 	END IF;
+	PERFORM pipeline._require_config_privilege();
 	IF stage_type = 'pipeline.stage'::regtype THEN
 		RAISE EXCEPTION 'pipeline.stage is built in and cannot be redefined'
 			USING ERRCODE = '22023',
@@ -258,6 +276,7 @@ BEGIN
 		RAISE EXCEPTION 'pipeline.stage is built in and cannot be undefined' USING ERRCODE = '22023';
 	END IF;
 	PERFORM pipeline._require_registered(stage_type);
+	PERFORM pipeline._require_config_privilege();
 	SELECT pg_catalog.string_agg(t::text, ', ') INTO users FROM pipeline._tables_using_type(stage_type) t;
 	IF users IS NOT NULL THEN
 		RAISE EXCEPTION 'stage type % is in use', stage_type
@@ -282,6 +301,7 @@ CREATE FUNCTION pipeline.set_probability(stage_type regtype, stage text, probabi
 BEGIN
 	PERFORM pipeline._require_registered(stage_type);
 	PERFORM pipeline._require_label(stage_type, stage);
+	PERFORM pipeline._require_config_privilege();
 	IF probability = 'NaN' OR probability < 0 OR probability > 1 THEN
 		RAISE EXCEPTION 'probability must be between 0 and 1'
 			USING ERRCODE = '22023', DETAIL = pg_catalog.format('Got %s.', probability),
@@ -306,6 +326,7 @@ CREATE FUNCTION pipeline.set_rotting_after(stage_type regtype, stage text, rotti
 BEGIN
 	PERFORM pipeline._require_registered(stage_type);
 	PERFORM pipeline._require_label(stage_type, stage);
+	PERFORM pipeline._require_config_privilege();
 	IF rotting_after <= interval '0' THEN
 		RAISE EXCEPTION 'rotting_after must be positive'
 			USING ERRCODE = '22023', DETAIL = pg_catalog.format('Got %s.', rotting_after),
@@ -333,3 +354,32 @@ CREATE VIEW pipeline.stage_catalog AS
 	  FROM pipeline._stage_catalog() c;
 COMMENT ON VIEW pipeline.stage_catalog IS 'every label of every registered stage type, with its metadata';
 GRANT SELECT ON pipeline.stage_catalog TO PUBLIC;
+
+-- Dropping a registered type (DROP TYPE ... CASCADE takes its per-type
+-- aggregates with it) removes its registration, settings and rulesets, so
+-- nothing dangles.  SECURITY DEFINER because whoever may drop the type may
+-- not write the config tables; it only deletes rows of types that this very
+-- statement dropped.
+CREATE FUNCTION pipeline._forget_dropped_types() RETURNS event_trigger
+	LANGUAGE plpgsql
+	SECURITY DEFINER
+	SET search_path = pg_catalog, pg_temp
+	AS $$
+DECLARE
+	dropped oid[];
+BEGIN
+	SELECT pg_catalog.array_agg(d.objid) INTO dropped
+	  FROM pg_catalog.pg_event_trigger_dropped_objects() d
+	 WHERE d.classid = 'pg_catalog.pg_type'::pg_catalog.regclass AND d.object_type = 'type';
+	IF dropped IS NULL THEN
+		RETURN;
+	END IF;
+	DELETE FROM pipeline.rulesets r WHERE r.stage_type::oid = ANY (dropped);
+	DELETE FROM pipeline.stage_settings s WHERE s.stage_type::oid = ANY (dropped);
+	DELETE FROM pipeline.stage_types t WHERE t.stage_type::oid = ANY (dropped);
+END
+$$;
+REVOKE ALL ON FUNCTION pipeline._forget_dropped_types() FROM PUBLIC;
+
+CREATE EVENT TRIGGER pipeline_forget_dropped_types ON sql_drop
+	EXECUTE FUNCTION pipeline._forget_dropped_types();

@@ -86,7 +86,9 @@ INSERT INTO "Sales Ops"."Deals" VALUES ('eu', 2, 'proposal', 20), ('eu', 1, 'clo
 SELECT pipeline.attach('"Sales Ops"."Deals"', 'Stage');
 SELECT * FROM pipeline.attachments ORDER BY table_name;
 -- <target>_<column>_stage_history, owned by the table's owner, readable by its readers
-SELECT c.relname, pg_get_userbyid(c.relowner) AS owner, c.relacl
+SELECT c.relname, pg_get_userbyid(c.relowner) AS owner,
+       ARRAY(SELECT format('%s=%s', a.grantee::regrole, a.privilege_type) FROM aclexplode(c.relacl) a
+              WHERE a.grantee <> c.relowner ORDER BY 1) AS grants
   FROM pg_class c WHERE c.relnamespace = '"Sales Ops"'::regnamespace AND c.relname LIKE 'Deals_%' ORDER BY 1;
 SELECT a.attname, format_type(a.atttypid, a.atttypmod), a.attnotnull, a.attidentity
   FROM pg_attribute a WHERE a.attrelid = '"Sales Ops"."Deals_Stage_stage_history"'::regclass AND a.attnum > 0

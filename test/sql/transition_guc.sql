@@ -13,9 +13,8 @@ GRANT SELECT, INSERT, UPDATE ON public.guc_deals TO pipeline_guc_user, pipeline_
 -- once the library is loaded, an ordinary role's SET fails with 42501
 SELECT pipeline.can_transition(NULL, 'prospecting'::pipeline.stage) AS library_loaded;
 SET ROLE pipeline_guc_user;
-\set VERBOSITY verbose
 SET pipeline.enforce_transitions = off;
-\set VERBOSITY default
+\echo SQLSTATE :SQLSTATE
 BEGIN;
 SET LOCAL pipeline.enforce_transitions = off;
 ROLLBACK;

@@ -1,0 +1,739 @@
+/*
+ * count_aggregates.c
+ *		The counting aggregates: conversion_rate (three forms), win_rate,
+ *		funnel and furthest_stage -- transition, inverse transition (for
+ *		moving windows), combine and final functions over
+ *		pipeline.count_state.
+ *
+ * The per-row path does no catalog access, no hashing and no allocation:
+ * each call site keeps, in fn_extra, a label-OID -> stage-index map of its
+ * stage type (a dense array when the type's OIDs are close together, a
+ * binary search otherwise), the kind of each stage and the "reached" matrix,
+ * all copied from the stage metadata cache when the first row arrives.
+ * Under an aggregate the state is updated in place.
+ *
+ * Transition functions are declared anyenum but never look at the call
+ * expression (Citus calls them without one): the stage type comes from the
+ * enum value's label OID.  Final functions that need the stage type read it
+ * by name from the state.
+ */
+#include "compat.h"
+
+#include "catalog/pg_type.h"
+#include "common/int.h"
+#include "fmgr.h"
+#include "utils/array.h"
+#include "utils/memutils.h"
+
+#include "count_state.h"
+#include "stage_meta.h"
+
+PG_FUNCTION_INFO_V1(pipeline_conversion_trans);
+PG_FUNCTION_INFO_V1(pipeline_conversion_inv);
+PG_FUNCTION_INFO_V1(pipeline_conversion_reached_trans);
+PG_FUNCTION_INFO_V1(pipeline_conversion_reached_inv);
+PG_FUNCTION_INFO_V1(pipeline_conversion_step_trans);
+PG_FUNCTION_INFO_V1(pipeline_conversion_step_inv);
+PG_FUNCTION_INFO_V1(pipeline_win_rate_trans);
+PG_FUNCTION_INFO_V1(pipeline_win_rate_inv);
+PG_FUNCTION_INFO_V1(pipeline_stage_counts_trans);
+PG_FUNCTION_INFO_V1(pipeline_stage_counts_inv);
+PG_FUNCTION_INFO_V1(pipeline_count_combine);
+PG_FUNCTION_INFO_V1(pipeline_count_ratio_final);
+PG_FUNCTION_INFO_V1(pipeline_funnel_final);
+PG_FUNCTION_INFO_V1(pipeline_furthest_stage_value);
+
+/* Largest OID spread for which a dense label map is kept. */
+#define DENSE_MAP_MAX	4096
+
+/*
+ * Per-call-site cache (fn_extra).  Everything is a copy: StageType pointers
+ * are only valid until the next stage_meta lookup.
+ */
+typedef struct CountCallCache
+{
+	StageCallCache cc;			/* once-per-query invalidation, type memo */
+	Oid			type_oid;		/* type described below; InvalidOid if none */
+	int			nstages;
+	uint64		loads;			/* times the tables below were (re)built */
+	/* label OID -> stage index: dense when map != NULL ... */
+	Oid			base_oid;
+	uint32		map_len;
+	int32	   *map;			/* -1 where no label of the type */
+	/* ... and a binary search over the sorted label OIDs otherwise */
+	Oid		   *sorted_oids;
+	int32	   *sorted_index;
+	uint8	   *kind;			/* StageKind by stage index */
+	bool	   *reach;			/* reach[at * nstages + target] */
+	char	   *name;			/* schema-qualified type name */
+	int			name_len;
+	void	   *agg_context;	/* fcinfo->context known to be an aggregate */
+} CountCallCache;
+
+/*
+ * conversion_rate(boolean) has no stage type, so no call cache of its own:
+ * its transition functions remember the aggregate node here instead.
+ */
+typedef struct ConversionCallCache
+{
+	void	   *agg_context;
+} ConversionCallCache;
+
+/*
+ * The call site's cache, created on its first call.  Creating it is where
+ * pending invalidations are processed, once per query.
+ */
+static inline CountCallCache *
+count_call_cache(FunctionCallInfo fcinfo)
+{
+	CountCallCache *c = (CountCallCache *) fcinfo->flinfo->fn_extra;
+
+	if (unlikely(c == NULL))
+	{
+		c = MemoryContextAllocZero(fcinfo->flinfo->fn_mcxt, sizeof(CountCallCache));
+		stage_call_cache_init(&c->cc);
+		fcinfo->flinfo->fn_extra = c;
+	}
+	return c;
+}
+
+/*
+ * Copy what the per-row path needs of a stage type into the call site's
+ * cache, replacing what was there (a new label, or another type).
+ */
+static void
+count_call_cache_load(FunctionCallInfo fcinfo, CountCallCache *c, const StageType *type)
+{
+	MemoryContext old = MemoryContextSwitchTo(fcinfo->flinfo->fn_mcxt);
+	int			n = type->nstages;
+
+	if (n < 1 || n > COUNT_STATE_MAX_STAGES)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("stage type %s has %d labels, more than the aggregates support",
+						type->qualified_name, n)));
+	if (c->type_oid != InvalidOid)
+	{
+		if (c->map)
+			pfree(c->map);
+		pfree(c->sorted_oids);
+		pfree(c->sorted_index);
+		pfree(c->kind);
+		pfree(c->reach);
+		pfree(c->name);
+		c->map = NULL;
+		c->map_len = 0;
+	}
+
+	c->type_oid = type->type_oid;
+	c->nstages = n;
+	c->loads++;
+	c->sorted_oids = palloc(sizeof(Oid) * n);
+	c->sorted_index = palloc(sizeof(int32) * n);
+	c->kind = palloc(sizeof(uint8) * n);
+	c->reach = palloc(sizeof(bool) * n * n);
+	for (int i = 0; i < n; i++)
+	{
+		c->sorted_oids[i] = type->sorted_oids[i];
+		c->sorted_index[i] = type->sorted_index[i];
+		c->kind[i] = (uint8) type->stages[i].kind;
+		for (int j = 0; j < n; j++)
+			c->reach[i * n + j] = stage_reached(type, i, j);
+	}
+	c->name_len = strlen(type->qualified_name);
+	if (c->name_len > COUNT_STATE_MAX_NAME)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("stage type name %s is too long for the aggregates",
+						type->qualified_name)));
+	c->name = pstrdup(type->qualified_name);
+
+	c->base_oid = c->sorted_oids[0];
+	if (c->sorted_oids[n - 1] - c->base_oid < DENSE_MAP_MAX)
+	{
+		c->map_len = c->sorted_oids[n - 1] - c->base_oid + 1;
+		c->map = palloc(sizeof(int32) * c->map_len);
+		for (uint32 k = 0; k < c->map_len; k++)
+			c->map[k] = -1;
+		for (int i = 0; i < n; i++)
+			c->map[c->sorted_oids[i] - c->base_oid] = c->sorted_index[i];
+	}
+	MemoryContextSwitchTo(old);
+}
+
+/*
+ * Slow path of count_stage_index: binary search when there is no dense map,
+ * else ask the metadata cache (first row, a label this call site has not
+ * seen, or a value of another type) and reload.
+ */
+static pg_noinline int
+count_stage_index_slow(FunctionCallInfo fcinfo, CountCallCache *c, Oid label)
+{
+	const StageType *type;
+	int			index;
+
+	if (c->type_oid != InvalidOid && c->map == NULL)
+	{
+		int			lo = 0,
+					hi = c->nstages - 1;
+
+		while (lo <= hi)
+		{
+			int			mid = (lo + hi) / 2;
+
+			if (c->sorted_oids[mid] == label)
+				return c->sorted_index[mid];
+			if (c->sorted_oids[mid] < label)
+				lo = mid + 1;
+			else
+				hi = mid - 1;
+		}
+	}
+	type = stage_call_lookup_value(&c->cc, label, &index);
+	count_call_cache_load(fcinfo, c, type);
+	return index;
+}
+
+/*
+ * Stage index (0-based, enum order) of an enum label: one subtraction and
+ * one array read on the common path.
+ */
+static pg_attribute_always_inline int
+count_stage_index(FunctionCallInfo fcinfo, CountCallCache *c, Oid label)
+{
+	uint32		off = (uint32) (label - c->base_oid);
+
+	if (likely(off < c->map_len))
+	{
+		int			index = c->map[off];
+
+		if (likely(index >= 0))
+			return index;
+	}
+	return count_stage_index_slow(fcinfo, c, label);
+}
+
+/*
+ * Error unless every label belongs to the call site's current type.  Only
+ * reached when a lookup reloaded the cache in the middle of a row, which a
+ * concretely typed aggregate never does after its first row; a hand-written
+ * call mixing enum types ends here.
+ */
+static pg_noinline void
+count_check_same_type(FunctionCallInfo fcinfo, CountCallCache *c, int nlabels, const Oid *labels)
+{
+	for (int i = 0; i < nlabels; i++)
+	{
+		int			index;
+		const StageType *type = stage_call_lookup_value(&c->cc, labels[i], &index);
+
+		if (type->type_oid != c->type_oid)
+			ereport(ERROR,
+					(errcode(ERRCODE_DATATYPE_MISMATCH),
+					 errmsg("arguments of a pipeline aggregate must be of one stage type"),
+					 errdetail("Found labels of %s and of another type in the same call.",
+							   type->qualified_name)));
+	}
+}
+
+/*
+ * The aggregate node this call site was last seen to run under (a pointer
+ * compare per row instead of AggCheckCallContext).
+ */
+static pg_attribute_always_inline void *
+c_agg_context(FunctionCallInfo fcinfo, CountCallCache *c)
+{
+	if (c == NULL)
+		return fcinfo->flinfo->fn_extra ?
+			((ConversionCallCache *) fcinfo->flinfo->fn_extra)->agg_context : NULL;
+	return c->agg_context;
+}
+
+/*
+ * Whether the call comes from an aggregate (or window aggregate) node,
+ * which owns the state and lets us update it in place; remembered so that
+ * the next rows only compare a pointer.
+ */
+static pg_noinline bool
+count_in_aggregate(FunctionCallInfo fcinfo, CountCallCache *c)
+{
+	if (fcinfo->context == NULL || !AggCheckCallContext(fcinfo, NULL))
+		return false;
+	if (c == NULL)
+	{
+		if (fcinfo->flinfo->fn_extra == NULL)
+			fcinfo->flinfo->fn_extra =
+				MemoryContextAllocZero(fcinfo->flinfo->fn_mcxt, sizeof(ConversionCallCache));
+		((ConversionCallCache *) fcinfo->flinfo->fn_extra)->agg_context = fcinfo->context;
+	}
+	else
+		c->agg_context = fcinfo->context;
+	return true;
+}
+
+/*
+ * True when called by an aggregate node: one pointer compare per row.
+ */
+static pg_attribute_always_inline bool
+count_called_as_aggregate(FunctionCallInfo fcinfo, CountCallCache *c)
+{
+	void	   *known = c_agg_context(fcinfo, c);
+
+	if (likely(known != NULL && fcinfo->context == known))
+		return true;
+	return count_in_aggregate(fcinfo, c);
+}
+
+/*
+ * The state to update for this row.  A NULL state starts a new one (in the
+ * per-row context: the executor copies the returned state into the
+ * aggregate context).  Under an aggregate, a state that this transition
+ * function created is updated in place; the only checks are two integer
+ * compares.  Otherwise (a direct call, or a state that is not plain) work on
+ * a validated copy, since an input must never be modified.
+ */
+static pg_attribute_always_inline CountState *
+count_state_for_update(FunctionCallInfo fcinfo, CountCallCache *c, CountStateKind kind)
+{
+	CountState *s;
+	int			nstages = (kind == COUNT_KIND_CONVERSION) ? 0 : c->nstages;
+
+	if (unlikely(PG_ARGISNULL(0)))
+	{
+		if (kind == COUNT_KIND_CONVERSION)
+			return count_state_make(kind, 0, "", 0);
+		return count_state_make(kind, nstages, c->name, c->name_len);
+	}
+
+	s = (CountState *) PG_GETARG_POINTER(0);
+	if (likely(count_called_as_aggregate(fcinfo, c) &&
+			   !VARATT_IS_EXTENDED(s) &&
+			   s->kind == kind && s->nstages == nstages))
+		return s;
+
+	s = (CountState *) PG_DETOAST_DATUM_COPY(PG_GETARG_DATUM(0));
+	if (s->kind == kind && COUNT_STATE_UNTYPED(s))
+		return count_state_make(kind, nstages, c->name, c->name_len);
+	if (s->kind != kind)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("pipeline.count_state of kind \"%s\" cannot be used here",
+						count_kind_name(s->kind)),
+				 errdetail("This transition function expects a state of kind \"%s\".",
+						   count_kind_name(kind))));
+	if (kind != COUNT_KIND_CONVERSION &&
+		(s->nstages != nstages || s->name_len != c->name_len ||
+		 memcmp(COUNT_STATE_NAME(s), c->name, c->name_len) != 0))
+		ereport(ERROR,
+				(errcode(ERRCODE_DATATYPE_MISMATCH),
+				 errmsg("pipeline.count_state for stage type %s (%d labels) cannot take a value of %s (%d labels)",
+						COUNT_STATE_NAME(s), s->nstages, c->name, c->nstages)));
+	return s;
+}
+
+/*
+ * A row with a NULL argument leaves the state as it is.  A group's first
+ * such row gets an untyped empty state rather than NULL: a moving
+ * aggregate's transition function must never return NULL, and the stage
+ * type is not known before a row has a stage.
+ */
+static pg_noinline Datum
+count_skip_row(FunctionCallInfo fcinfo, CountStateKind kind)
+{
+	if (!PG_ARGISNULL(0))
+		PG_RETURN_DATUM(PG_GETARG_DATUM(0));
+	PG_RETURN_POINTER(count_state_make(kind, 0, "", 0));
+}
+
+/*
+ * Error for an inverse transition that would make a count negative: the
+ * row being removed was never added.  Only a hand-written call can do it.
+ */
+static pg_noinline void
+count_inverse_underflow(void)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+			 errmsg("cannot remove a row that the pipeline.count_state does not contain")));
+}
+
+/*
+ * conversion_rate(converted boolean): [TRUE rows, rows].
+ */
+static pg_attribute_always_inline Datum
+conversion_step(FunctionCallInfo fcinfo, int64 delta)
+{
+	CountState *s;
+	int64		converted;
+
+	if (PG_ARGISNULL(1))
+		return count_skip_row(fcinfo, COUNT_KIND_CONVERSION);
+	converted = PG_GETARG_BOOL(1) ? 1 : 0;
+	s = count_state_for_update(fcinfo, NULL, COUNT_KIND_CONVERSION);
+	s->counts[0] += delta * converted;
+	s->counts[1] += delta;
+	if (delta < 0 && unlikely(s->counts[0] < 0 || s->counts[0] > s->counts[1]))
+		count_inverse_underflow();
+	PG_RETURN_POINTER(s);
+}
+
+/* Transition function of conversion_rate(boolean). */
+Datum
+pipeline_conversion_trans(PG_FUNCTION_ARGS)
+{
+	return conversion_step(fcinfo, 1);
+}
+
+/* Inverse transition function of conversion_rate(boolean). */
+Datum
+pipeline_conversion_inv(PG_FUNCTION_ARGS)
+{
+	return conversion_step(fcinfo, -1);
+}
+
+/*
+ * conversion_rate(reached, target): [rows whose stage reached target, rows].
+ * A NULL in either argument skips the row.
+ */
+static pg_attribute_always_inline Datum
+conversion_reached_step(FunctionCallInfo fcinfo, int64 delta)
+{
+	CountCallCache *c;
+	CountState *s;
+	Oid			labels[2];
+	int			at,
+				target;
+	uint64		loads;
+
+	if (PG_ARGISNULL(1) || PG_ARGISNULL(2))
+		return count_skip_row(fcinfo, COUNT_KIND_REACHED);
+	c = count_call_cache(fcinfo);
+	labels[0] = PG_GETARG_OID(1);
+	labels[1] = PG_GETARG_OID(2);
+	loads = c->loads;
+	at = count_stage_index(fcinfo, c, labels[0]);
+	target = count_stage_index(fcinfo, c, labels[1]);
+	if (unlikely(c->loads != loads))
+	{
+		count_check_same_type(fcinfo, c, 2, labels);
+		at = count_stage_index(fcinfo, c, labels[0]);
+	}
+
+	s = count_state_for_update(fcinfo, c, COUNT_KIND_REACHED);
+	s->counts[0] += delta * c->reach[at * c->nstages + target];
+	s->counts[1] += delta;
+	if (delta < 0 && unlikely(s->counts[0] < 0 || s->counts[0] > s->counts[1]))
+		count_inverse_underflow();
+	PG_RETURN_POINTER(s);
+}
+
+/* Transition function of conversion_rate(reached, target). */
+Datum
+pipeline_conversion_reached_trans(PG_FUNCTION_ARGS)
+{
+	return conversion_reached_step(fcinfo, 1);
+}
+
+/* Inverse transition function of conversion_rate(reached, target). */
+Datum
+pipeline_conversion_reached_inv(PG_FUNCTION_ARGS)
+{
+	return conversion_reached_step(fcinfo, -1);
+}
+
+/*
+ * conversion_rate(reached, from_stage, to_stage): [rows that reached both,
+ * rows that reached from_stage].
+ */
+static pg_attribute_always_inline Datum
+conversion_step_step(FunctionCallInfo fcinfo, int64 delta)
+{
+	CountCallCache *c;
+	CountState *s;
+	Oid			labels[3];
+	int			at,
+				from,
+				to;
+	uint64		loads;
+
+	if (PG_ARGISNULL(1) || PG_ARGISNULL(2) || PG_ARGISNULL(3))
+		return count_skip_row(fcinfo, COUNT_KIND_STEP);
+	c = count_call_cache(fcinfo);
+	labels[0] = PG_GETARG_OID(1);
+	labels[1] = PG_GETARG_OID(2);
+	labels[2] = PG_GETARG_OID(3);
+	loads = c->loads;
+	at = count_stage_index(fcinfo, c, labels[0]);
+	from = count_stage_index(fcinfo, c, labels[1]);
+	to = count_stage_index(fcinfo, c, labels[2]);
+	if (unlikely(c->loads != loads))
+	{
+		count_check_same_type(fcinfo, c, 3, labels);
+		at = count_stage_index(fcinfo, c, labels[0]);
+		from = count_stage_index(fcinfo, c, labels[1]);
+	}
+
+	s = count_state_for_update(fcinfo, c, COUNT_KIND_STEP);
+	if (c->reach[at * c->nstages + from])
+	{
+		s->counts[0] += delta * c->reach[at * c->nstages + to];
+		s->counts[1] += delta;
+		if (delta < 0 && unlikely(s->counts[0] < 0 || s->counts[0] > s->counts[1]))
+			count_inverse_underflow();
+	}
+	PG_RETURN_POINTER(s);
+}
+
+/* Transition function of conversion_rate(reached, from_stage, to_stage). */
+Datum
+pipeline_conversion_step_trans(PG_FUNCTION_ARGS)
+{
+	return conversion_step_step(fcinfo, 1);
+}
+
+/* Inverse transition function of conversion_rate(reached, from_stage, to_stage). */
+Datum
+pipeline_conversion_step_inv(PG_FUNCTION_ARGS)
+{
+	return conversion_step_step(fcinfo, -1);
+}
+
+/*
+ * win_rate(stage): [won rows, won + lost rows]; open rows are counted in
+ * neither.
+ */
+static pg_attribute_always_inline Datum
+win_rate_step(FunctionCallInfo fcinfo, int64 delta)
+{
+	CountCallCache *c;
+	CountState *s;
+	int			index;
+	int			kind;
+
+	if (PG_ARGISNULL(1))
+		return count_skip_row(fcinfo, COUNT_KIND_WIN);
+	c = count_call_cache(fcinfo);
+	/* look up first: the lookup may (re)load c->kind */
+	index = count_stage_index(fcinfo, c, PG_GETARG_OID(1));
+	kind = c->kind[index];
+	s = count_state_for_update(fcinfo, c, COUNT_KIND_WIN);
+	s->counts[0] += delta * (kind == STAGE_KIND_WON);
+	s->counts[1] += delta * (kind != STAGE_KIND_OPEN);
+	if (delta < 0 && unlikely(s->counts[0] < 0 || s->counts[0] > s->counts[1]))
+		count_inverse_underflow();
+	PG_RETURN_POINTER(s);
+}
+
+/* Transition function of win_rate(stage). */
+Datum
+pipeline_win_rate_trans(PG_FUNCTION_ARGS)
+{
+	return win_rate_step(fcinfo, 1);
+}
+
+/* Inverse transition function of win_rate(stage). */
+Datum
+pipeline_win_rate_inv(PG_FUNCTION_ARGS)
+{
+	return win_rate_step(fcinfo, -1);
+}
+
+/*
+ * funnel and furthest_stage: rows per stage.  Both finals derive their
+ * answer from this histogram, which also makes furthest_stage invertible.
+ */
+static pg_attribute_always_inline Datum
+stage_counts_step(FunctionCallInfo fcinfo, int64 delta)
+{
+	CountCallCache *c;
+	CountState *s;
+	int			index;
+
+	if (PG_ARGISNULL(1))
+		return count_skip_row(fcinfo, COUNT_KIND_STAGES);
+	c = count_call_cache(fcinfo);
+	index = count_stage_index(fcinfo, c, PG_GETARG_OID(1));
+	s = count_state_for_update(fcinfo, c, COUNT_KIND_STAGES);
+	s->counts[index] += delta;
+	if (delta < 0 && unlikely(s->counts[index] < 0))
+		count_inverse_underflow();
+	PG_RETURN_POINTER(s);
+}
+
+/* Transition function of funnel(reached) and furthest_stage(stage). */
+Datum
+pipeline_stage_counts_trans(PG_FUNCTION_ARGS)
+{
+	return stage_counts_step(fcinfo, 1);
+}
+
+/* Inverse transition function of funnel(reached) and furthest_stage(stage). */
+Datum
+pipeline_stage_counts_inv(PG_FUNCTION_ARGS)
+{
+	return stage_counts_step(fcinfo, -1);
+}
+
+/*
+ * Combine function of every counting aggregate: adds the counts of two
+ * states of the same kind and stage type.  A NULL or untyped state on
+ * either side is the other one; addition makes it order-independent.  Under an aggregate
+ * the first state belongs to the executor's aggregate context and is
+ * updated in place.
+ */
+Datum
+pipeline_count_combine(PG_FUNCTION_ARGS)
+{
+	CountState *a;
+	CountState *b;
+
+	if (PG_ARGISNULL(1))
+	{
+		if (PG_ARGISNULL(0))
+			PG_RETURN_NULL();
+		PG_RETURN_DATUM(PG_GETARG_DATUM(0));
+	}
+	b = PG_GETARG_COUNT_STATE(1);
+	if (PG_ARGISNULL(0))
+		PG_RETURN_POINTER(b);
+
+	if (AggCheckCallContext(fcinfo, NULL))
+		a = PG_GETARG_COUNT_STATE(0);
+	else
+		a = (CountState *) PG_DETOAST_DATUM_COPY(PG_GETARG_DATUM(0));
+	if (a->kind == b->kind && COUNT_STATE_UNTYPED(b))
+		PG_RETURN_POINTER(a);
+	if (a->kind == b->kind && COUNT_STATE_UNTYPED(a))
+		PG_RETURN_POINTER(b);
+	count_state_check_compatible(a, b);
+	for (int i = 0; i < a->ncounts; i++)
+	{
+		if (pg_add_s64_overflow(a->counts[i], b->counts[i], &a->counts[i]))
+			ereport(ERROR,
+					(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+					 errmsg("pipeline aggregate row count out of range")));
+	}
+	PG_RETURN_POINTER(a);
+}
+
+/*
+ * Final function of conversion_rate (all forms) and win_rate(stage):
+ * numerator / denominator as float8, NULL when the denominator is zero
+ * (which covers an empty group and one whose rows were all skipped).
+ */
+Datum
+pipeline_count_ratio_final(PG_FUNCTION_ARGS)
+{
+	CountState *s;
+
+	if (PG_ARGISNULL(0))
+		PG_RETURN_NULL();
+	s = PG_GETARG_COUNT_STATE(0);
+	count_state_check_kind(s, false);
+	if (s->counts[1] == 0)
+		PG_RETURN_NULL();
+	PG_RETURN_FLOAT8((float8) s->counts[0] / (float8) s->counts[1]);
+}
+
+/*
+ * The registered stage type a per-stage state was computed over, checked to
+ * still have the state's number of labels.
+ */
+static const StageType *
+count_state_stage_type(const CountState *s)
+{
+	const StageType *type = stage_type_get_by_name(COUNT_STATE_NAME(s), false);
+
+	if (type->nstages != s->nstages)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("stage type %s has %d labels, but the aggregate state was computed with %d",
+						type->qualified_name, type->nstages, s->nstages),
+				 errdetail("Labels were added to the type while the aggregate ran, or the type differs between nodes."),
+				 errhint("Define the same enum labels, in the same order, on every node.")));
+	return type;
+}
+
+/* True when a per-stage state counts no row at all. */
+static bool
+count_state_is_empty(const CountState *s)
+{
+	for (int i = 0; i < s->ncounts; i++)
+		if (s->counts[i] != 0)
+			return false;
+	return true;
+}
+
+/*
+ * Final function of funnel(reached): for each open and won stage in stage
+ * order, the rows that reached it.  NULL for a group without rows.
+ */
+Datum
+pipeline_funnel_final(PG_FUNCTION_ARGS)
+{
+	CountState *s;
+	const StageType *type;
+	Datum	   *elems;
+	int			nelems = 0;
+
+	if (PG_ARGISNULL(0))
+		PG_RETURN_NULL();
+	s = PG_GETARG_COUNT_STATE(0);
+	count_state_check_kind(s, true);
+	if (count_state_is_empty(s))
+		PG_RETURN_NULL();
+	type = count_state_stage_type(s);
+
+	elems = palloc(sizeof(Datum) * type->nstages);
+	for (int target = 0; target < type->nstages; target++)
+	{
+		int64		reached = 0;
+
+		if (type->stages[target].kind == STAGE_KIND_LOST)
+			continue;
+		for (int at = 0; at < type->nstages; at++)
+			if (s->counts[at] != 0 && stage_reached(type, at, target))
+				reached += s->counts[at];
+		elems[nelems++] = Int64GetDatum(reached);
+	}
+	PG_RETURN_ARRAYTYPE_P(construct_array(elems, nelems, INT8OID, sizeof(int64),
+										  FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+}
+
+/*
+ * Core of furthest_stage's final function (called by a per-type LANGUAGE
+ * sql wrapper, which gives it its concrete result type): the furthest stage
+ * in enum order that some row is at, ignoring lost stages; NULL when every
+ * row is lost or there are none.  Non-strict: Citus passes NULL for the
+ * second argument, which only serves to type the result.
+ */
+Datum
+pipeline_furthest_stage_value(PG_FUNCTION_ARGS)
+{
+	CountState *s;
+	const StageType *type;
+	Oid			rettype;
+
+	if (PG_ARGISNULL(0))
+		PG_RETURN_NULL();
+	s = PG_GETARG_COUNT_STATE(0);
+	count_state_check_kind(s, true);
+	if (count_state_is_empty(s))
+		PG_RETURN_NULL();
+	type = count_state_stage_type(s);
+
+	/* the wrapper always has a call expression; be defensive all the same */
+	rettype = get_fn_expr_rettype(fcinfo->flinfo);
+	if (OidIsValid(rettype) && rettype != type->type_oid)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATATYPE_MISMATCH),
+				 errmsg("pipeline.count_state for stage type %s cannot give a value of another type",
+						type->qualified_name)));
+
+	for (int i = type->nstages - 1; i >= 0; i--)
+	{
+		if (s->counts[i] != 0 && type->stages[i].kind != STAGE_KIND_LOST)
+			PG_RETURN_OID(type->stages[i].enum_oid);
+	}
+	PG_RETURN_NULL();
+}

@@ -1,0 +1,164 @@
+#!/bin/bash
+# Counting aggregates benchmark (run by `make bench`, inside a throwaway
+# cluster started with jit=off).  5,000,000 rows; every aggregate is timed
+# against its plain-SQL equivalent and against count(<same column>) over the
+# same table, in the same run, with interleaved repetitions (median of
+# REPS); then the parallel speed-up with 2 workers.  Prints ratios only.
+#
+# Targets: aggregate <= 1.0 x plain SQL; <= 1.15 x count(<same column>);
+# 2 workers >= 1.5 x faster than serial.
+set -euo pipefail
+ROWS=${ROWS:-5000000}
+REPS=${REPS:-7}
+
+psql -X -q -v ON_ERROR_STOP=1 -v rows="$ROWS" -v reps="$REPS" <<'SQL'
+SET client_min_messages = warning;
+CREATE EXTENSION IF NOT EXISTS pipeline;
+DROP TABLE IF EXISTS bench_count;
+SELECT setseed(0.5);
+CREATE TABLE bench_count AS
+SELECT i AS id,
+	   (enum_range(NULL::pipeline.stage))[1 + floor(random() * 9)::int] AS stage,
+	   random() < 0.3 AS converted,
+	   (random() * 1000)::numeric(12, 2) AS amount
+  FROM generate_series(1, :rows) i;
+VACUUM (FREEZE, ANALYZE) bench_count;
+RESET client_min_messages;
+
+CREATE TEMP TABLE bench_query (name text PRIMARY KEY, ord int, sql text, plain text, floor text);
+INSERT INTO bench_query VALUES
+ ('conversion_rate(converted)', 1,
+  'SELECT pipeline.conversion_rate(converted) FROM bench_count',
+  'SELECT count(*) FILTER (WHERE converted)::float8 / nullif(count(converted), 0) FROM bench_count',
+  'count(converted)'),
+ ('conversion_rate(stage, target)', 2,
+  $$SELECT pipeline.conversion_rate(stage, 'proposal') FROM bench_count$$,
+  $$SELECT count(*) FILTER (WHERE stage BETWEEN 'proposal' AND 'follow_up')::float8 / nullif(count(stage), 0) FROM bench_count$$,
+  'count(stage)'),
+ ('conversion_rate(stage, from, to)', 3,
+  $$SELECT pipeline.conversion_rate(stage, 'qualification', 'closed_won') FROM bench_count$$,
+  $$SELECT count(*) FILTER (WHERE stage IN ('closed_won', 'follow_up'))::float8
+		 / nullif(count(*) FILTER (WHERE stage BETWEEN 'qualification' AND 'follow_up'), 0) FROM bench_count$$,
+  'count(stage)'),
+ ('win_rate(stage)', 4,
+  'SELECT pipeline.win_rate(stage) FROM bench_count',
+  $$SELECT count(*) FILTER (WHERE stage IN ('closed_won', 'follow_up'))::float8
+		 / nullif(count(*) FILTER (WHERE stage IN ('closed_won', 'follow_up', 'closed_lost')), 0) FROM bench_count$$,
+  'count(stage)'),
+ ('funnel(stage)', 5,
+  'SELECT pipeline.funnel(stage) FROM bench_count',
+  $$SELECT ARRAY[count(*) FILTER (WHERE stage BETWEEN 'lead_generation' AND 'follow_up'),
+				 count(*) FILTER (WHERE stage BETWEEN 'prospecting' AND 'follow_up'),
+				 count(*) FILTER (WHERE stage BETWEEN 'qualification' AND 'follow_up'),
+				 count(*) FILTER (WHERE stage BETWEEN 'initial_contact' AND 'follow_up'),
+				 count(*) FILTER (WHERE stage BETWEEN 'proposal' AND 'follow_up'),
+				 count(*) FILTER (WHERE stage BETWEEN 'negotiation' AND 'follow_up'),
+				 count(*) FILTER (WHERE stage BETWEEN 'closed_won' AND 'follow_up'),
+				 count(*) FILTER (WHERE stage = 'follow_up')] FROM bench_count$$,
+  'count(stage)'),
+ ('furthest_stage(stage)', 6,
+  'SELECT pipeline.furthest_stage(stage) FROM bench_count',
+  $$SELECT max(stage) FILTER (WHERE stage <> 'closed_lost') FROM bench_count$$,
+  'count(stage)');
+
+CREATE TEMP TABLE bench_run (name text, kind text, rep int, ms float8);
+
+CREATE FUNCTION pg_temp.bench_ms(q text) RETURNS float8 LANGUAGE plpgsql AS $$
+DECLARE
+	t0 timestamptz;
+	r record;
+BEGIN
+	t0 := clock_timestamp();
+	EXECUTE q INTO r;
+	RETURN extract(epoch FROM clock_timestamp() - t0) * 1000;
+END
+$$;
+
+CREATE FUNCTION pg_temp.plan_has(q text, pattern text) RETURNS boolean LANGUAGE plpgsql AS $$
+DECLARE
+	line text;
+BEGIN
+	FOR line IN EXECUTE 'EXPLAIN (COSTS OFF) ' || q LOOP
+		IF strpos(line, pattern) > 0 THEN
+			RETURN true;
+		END IF;
+	END LOOP;
+	RETURN false;
+END
+$$;
+
+SET bench.reps = :reps;
+
+-- Serial: interleave every query of every repetition.
+SET max_parallel_workers_per_gather = 0;
+SELECT pg_temp.bench_ms('SELECT count(stage), count(converted) FROM bench_count') IS NOT NULL AS warm \gset
+SELECT pg_temp.bench_ms('SELECT count(stage), count(converted) FROM bench_count') IS NOT NULL AS warm \gset
+DO $$
+DECLARE
+	rep int;
+	q record;
+BEGIN
+	FOR rep IN 1 .. current_setting('bench.reps')::int LOOP
+		INSERT INTO bench_run VALUES
+			('count(stage)', 'floor', rep, pg_temp.bench_ms('SELECT count(stage) FROM bench_count')),
+			('count(converted)', 'floor', rep, pg_temp.bench_ms('SELECT count(converted) FROM bench_count'));
+		FOR q IN SELECT * FROM bench_query ORDER BY ord LOOP
+			INSERT INTO bench_run VALUES (q.name, 'agg', rep, pg_temp.bench_ms(q.sql));
+			INSERT INTO bench_run VALUES (q.name, 'plain', rep, pg_temp.bench_ms(q.plain));
+		END LOOP;
+	END LOOP;
+END
+$$;
+
+\pset footer off
+\echo serial, 5,000,000 rows: median time ratios (targets: vs plain <= 1.00, vs count(same column) <= 1.15)
+WITH med AS (
+	SELECT name, kind, percentile_cont(0.5) WITHIN GROUP (ORDER BY ms) AS ms
+	  FROM bench_run GROUP BY name, kind)
+SELECT q.name AS aggregate,
+	   to_char(a.ms / p.ms, 'FM0.00') AS vs_plain_sql,
+	   to_char(a.ms / f.ms, 'FM0.00') AS "vs_count(col)",
+	   CASE WHEN a.ms / p.ms <= 1.0 AND a.ms / f.ms <= 1.15 THEN 'ok' ELSE 'MISSED' END AS target
+  FROM bench_query q
+  JOIN med a ON a.name = q.name AND a.kind = 'agg'
+  JOIN med p ON p.name = q.name AND p.kind = 'plain'
+  JOIN med f ON f.name = q.floor AND f.kind = 'floor'
+ ORDER BY q.ord;
+
+-- Parallel speed-up: 2 workers against serial, interleaved.
+TRUNCATE bench_run;
+SET parallel_setup_cost = 0;
+SET parallel_tuple_cost = 0;
+DO $$
+DECLARE
+	rep int;
+	q record;
+BEGIN
+	FOR rep IN 1 .. current_setting('bench.reps')::int LOOP
+		FOR q IN SELECT * FROM bench_query ORDER BY ord LOOP
+			PERFORM set_config('max_parallel_workers_per_gather', '0', true);
+			INSERT INTO bench_run VALUES (q.name, 'serial', rep, pg_temp.bench_ms(q.sql));
+			PERFORM set_config('max_parallel_workers_per_gather', '2', true);
+			INSERT INTO bench_run VALUES (q.name, 'parallel', rep, pg_temp.bench_ms(q.sql));
+		END LOOP;
+	END LOOP;
+END
+$$;
+SET max_parallel_workers_per_gather = 2;
+SELECT pg_temp.plan_has('SELECT pipeline.win_rate(stage) FROM bench_count', 'Partial Aggregate')
+	   AND pg_temp.plan_has('SELECT pipeline.win_rate(stage) FROM bench_count', 'Workers Planned: 2')
+	   AS plan_is_parallel;
+\echo parallel: serial time / time with 2 workers (target >= 1.50)
+WITH med AS (
+	SELECT name, kind, percentile_cont(0.5) WITHIN GROUP (ORDER BY ms) AS ms
+	  FROM bench_run GROUP BY name, kind)
+SELECT q.name AS aggregate,
+	   to_char(s.ms / p.ms, 'FM0.00') AS speedup_2_workers,
+	   CASE WHEN s.ms / p.ms >= 1.5 THEN 'ok' ELSE 'MISSED' END AS target
+  FROM bench_query q
+  JOIN med s ON s.name = q.name AND s.kind = 'serial'
+  JOIN med p ON p.name = q.name AND p.kind = 'parallel'
+ ORDER BY q.ord;
+
+DROP TABLE bench_count;
+SQL

@@ -34,6 +34,11 @@ PORT=${STRESS_PORT:-54331}
 # growth allowed between the small and the large run of one workload
 SLACK_KB=${STRESS_SLACK_KB:-16384}
 
+# what the runs need besides the server: sqlsmith, bc
+for tool in sqlsmith bc; do
+	command -v "$tool" >/dev/null || $SUDO apt-get install -y -q "$tool" >/dev/null || true
+done
+
 build_and_install
 BINDIR=$("$PG_CONFIG" --bindir)
 DIR=$(mktemp -d /tmp/pipeline-stress.XXXXXX)

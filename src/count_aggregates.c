@@ -387,7 +387,8 @@ conversion_step(FunctionCallInfo fcinfo, int64 delta)
 	s = count_state_for_update(fcinfo, NULL, COUNT_KIND_CONVERSION);
 	s->counts[0] += delta * converted;
 	s->counts[1] += delta;
-	if (unlikely((s->counts[0] | s->counts[1]) < 0))
+	if (unlikely((s->counts[0] | s->counts[1]) < 0 ||
+				 (delta < 0 && s->counts[0] > s->counts[1])))
 		count_out_of_range(delta);
 	PG_RETURN_POINTER(s);
 }
@@ -437,7 +438,8 @@ conversion_reached_step(FunctionCallInfo fcinfo, int64 delta)
 	s = count_state_for_update(fcinfo, c, COUNT_KIND_REACHED);
 	s->counts[0] += delta * c->reach[at * c->nstages + target];
 	s->counts[1] += delta;
-	if (unlikely((s->counts[0] | s->counts[1]) < 0))
+	if (unlikely((s->counts[0] | s->counts[1]) < 0 ||
+				 (delta < 0 && s->counts[0] > s->counts[1])))
 		count_out_of_range(delta);
 	PG_RETURN_POINTER(s);
 }
@@ -493,7 +495,8 @@ conversion_step_step(FunctionCallInfo fcinfo, int64 delta)
 	{
 		s->counts[0] += delta * c->reach[at * c->nstages + to];
 		s->counts[1] += delta;
-		if (unlikely((s->counts[0] | s->counts[1]) < 0))
+		if (unlikely((s->counts[0] | s->counts[1]) < 0 ||
+					 (delta < 0 && s->counts[0] > s->counts[1])))
 			count_out_of_range(delta);
 	}
 	PG_RETURN_POINTER(s);
@@ -534,7 +537,8 @@ win_rate_step(FunctionCallInfo fcinfo, int64 delta)
 	s = count_state_for_update(fcinfo, c, COUNT_KIND_WIN);
 	s->counts[0] += delta * (kind == STAGE_KIND_WON);
 	s->counts[1] += delta * (kind != STAGE_KIND_OPEN);
-	if (unlikely((s->counts[0] | s->counts[1]) < 0))
+	if (unlikely((s->counts[0] | s->counts[1]) < 0 ||
+				 (delta < 0 && s->counts[0] > s->counts[1])))
 		count_out_of_range(delta);
 	PG_RETURN_POINTER(s);
 }

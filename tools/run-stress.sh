@@ -171,7 +171,7 @@ CREATE UNLOGGED TABLE agg_rows AS
 SELECT i AS id, i % $small AS grp,
 	   (ARRAY['lead_generation', 'prospecting', 'qualification', 'initial_contact', 'proposal',
 			  'negotiation', 'closed_won', 'follow_up', 'closed_lost'])[1 + i % 9]::pipeline.stage AS stage,
-	   ((i * 7919) % 1000000) / 100.0 AS amount,
+	   ((i::bigint * 7919) % 1000000) / 100.0 AS amount,
 	   timestamptz '2025-01-01' + (i % 10000) * interval '1 hour' AS booked_at,
 	   CASE WHEN i % 3 = 0 THEN timestamptz '2025-01-01' + (i % 10000 + 500) * interval '1 hour' END AS fulfilled_at
   FROM generate_series(1, $ROWS) AS i;

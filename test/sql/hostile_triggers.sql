@@ -29,7 +29,8 @@ BEGIN
 		RAISE EXCEPTION USING ERRCODE = 'P0001', MESSAGE = 'rollback';
 	EXCEPTION WHEN OTHERS THEN
 		IF SQLSTATE <> 'P0001' THEN
-			r := SQLSTATE || ': ' || SQLERRM;
+			-- PostgreSQL 15 says '"x" is an index', 17 'cannot open relation "x"'
+			r := SQLSTATE || ': ' || regexp_replace(SQLERRM, '^"(.*)" is an index$', 'cannot open relation "\1"');
 		END IF;
 	END;
 	RETURN r;

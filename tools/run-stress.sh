@@ -58,7 +58,7 @@ trap cleanup EXIT
 
 "${RUN_AS[@]}" "$BINDIR/initdb" -D "$DIR/data" -A trust -U postgres >/dev/null
 "${RUN_AS[@]}" "$BINDIR/pg_ctl" -D "$DIR/data" -l "$LOG" -w \
-	-o "-p $PORT -k $DIR -c shared_buffers=128MB -c max_parallel_workers_per_gather=2 -c fsync=off -c max_wal_size=4GB" \
+	-o "-p $PORT -k $DIR -c log_line_prefix='%m [%p] %e ' -c shared_buffers=128MB -c max_parallel_workers_per_gather=2 -c fsync=off -c max_wal_size=4GB" \
 	start >/dev/null
 echo "stress: $("$BINDIR/postgres" --version), scratch $DIR"
 status=0
@@ -114,6 +114,14 @@ if [[ " $ONLY " == *" sqlsmith "* ]]; then
 		done
 		crashes=$(( $(crashed) - before ))
 		echo "sqlsmith: ${SMITH_SECONDS}s, $runs runs, $queries queries, backends terminated by a signal: $crashes"
+		# internal errors (XX000) and the statements that raised them
+		internal=$(grep -a -c ' XX000 ERROR:' "$LOG" || true)
+		ours=$(awk '/ XX000 ERROR:/ { f = 1; next } f && /STATEMENT:/ { f = 0; if (/pipeline/) n++ } END { print n + 0 }' "$LOG")
+		echo "sqlsmith: internal errors (XX000) in the server log: $internal, in statements naming pipeline: $ours"
+		grep -a -A3 ' XX000 ERROR:' "$LOG" | head -n 24
+		[ "$ours" -eq 0 ] || status=1
+		echo "sqlsmith: most frequent errors of the last run:"
+		grep -a -E '^[0-9]+\s+ERROR:' "$DIR/smith.$((seed - 1)).err" | sort -rn | head -n 8 | sed 's/^/  /' || true
 		if [ "$crashes" -ne 0 ]; then
 			status=1
 			grep -a -B2 -A8 "terminated by signal" "$LOG" | head -n 60
@@ -186,7 +194,7 @@ CREATE TRIGGER noop_before BEFORE UPDATE ON upd_plain FOR EACH ROW EXECUTE FUNCT
 CREATE TRIGGER noop_after AFTER UPDATE ON upd_plain FOR EACH ROW EXECUTE FUNCTION noop_trigger();
 VACUUM ANALYZE upd_tracked, upd_plain;
 EOF
-	echo "memory: $ROWS rows; work_mem 64MB, hash_mem_multiplier 2, no parallel workers; peak RssAnon of the backend"
+	echo "memory: $ROWS rows; jit off, work_mem 64MB, hash_mem_multiplier 2, no parallel workers; peak RssAnon of the backend"
 	aggs="pipeline.win_rate(stage), pipeline.funnel(stage), pipeline.furthest_stage(stage),
 		pipeline.conversion_rate(stage, 'proposal'::pipeline.stage),
 		pipeline.conversion_rate(stage, 'proposal'::pipeline.stage, 'closed_won'::pipeline.stage),
@@ -195,7 +203,9 @@ EOF
 		pipeline.backlog_amount(amount, booked_at, fulfilled_at, '2025-06-01'),
 		pipeline.backlog_ratio(amount, booked_at, fulfilled_at, '[2025-01-01,2025-06-01)'),
 		pipeline.book_to_bill(amount, booked_at, fulfilled_at, '[2025-01-01,2025-06-01)')"
-	set_plain="SET max_parallel_workers_per_gather = 0; SET work_mem = '64MB'; SET hash_mem_multiplier = 2;"
+	# jit off: LLVM's JIT takes 10-25 MB once per query above its cost
+	# thresholds, which would show as a step between the two sizes
+	set_plain="SET jit = off; SET max_parallel_workers_per_gather = 0; SET work_mem = '64MB'; SET hash_mem_multiplier = 2;"
 	a=$(peak_rss "aggregates $small" "$set_plain SELECT $aggs FROM agg_rows WHERE id <= $small;")
 	b=$(peak_rss "aggregates $ROWS" "$set_plain SELECT $aggs FROM agg_rows;")
 	check_bound "12 aggregates, one group: $small vs $ROWS rows" "$a" "$b" $((ROWS - small))
@@ -206,10 +216,10 @@ EOF
 	b=$(peak_rss "hash 10 rows per group" "$hash SELECT count(*) FROM (SELECT grp, $aggs FROM agg_rows GROUP BY grp) AS g;")
 	check_bound "HashAggregate, $small groups: 1 vs 10 rows per group" "$a" "$b" $((ROWS - small))
 
-	a=$(peak_rss "update tracked 100k" "UPDATE upd_tracked SET stage = 'prospecting' WHERE id <= 100000;")
-	b=$(peak_rss "update tracked 900k" "UPDATE upd_tracked SET stage = 'prospecting' WHERE id > 100000;")
-	c=$(peak_rss "update plain 100k" "UPDATE upd_plain SET stage = 'prospecting' WHERE id <= 100000;")
-	d=$(peak_rss "update plain 900k" "UPDATE upd_plain SET stage = 'prospecting' WHERE id > 100000;")
+	a=$(peak_rss "update tracked 100k" "SET jit = off; UPDATE upd_tracked SET stage = 'prospecting' WHERE id <= 100000;")
+	b=$(peak_rss "update tracked 900k" "SET jit = off; UPDATE upd_tracked SET stage = 'prospecting' WHERE id > 100000;")
+	c=$(peak_rss "update plain 100k" "SET jit = off; UPDATE upd_plain SET stage = 'prospecting' WHERE id <= 100000;")
+	d=$(peak_rss "update plain 900k" "SET jit = off; UPDATE upd_plain SET stage = 'prospecting' WHERE id > 100000;")
 	hist=$("${PSQL[@]}" -d mem -At -c "SELECT count(*) FROM upd_tracked_stage_history WHERE from_stage IS NOT NULL")
 	printf 'memory: %-58s %8d kB -> %8d kB, %.2f bytes/row\n' "UPDATE, no-op BEFORE+AFTER ROW triggers: 100k vs 900k rows" "$c" "$d" \
 		"$(echo "($d - $c) * 1024 / 800000" | bc -l)"

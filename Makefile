@@ -27,6 +27,11 @@ ifdef WERROR
 PG_CFLAGS   += -Werror
 endif
 
+# Track header dependencies, so a changed header rebuilds what includes it.
+PG_CFLAGS   += -MMD -MP
+EXTRA_CLEAN  = $(OBJS:.o=.d)
+-include $(OBJS:.o=.d)
+
 PG_CONFIG   ?= pg_config
 PGXS        := $(shell $(PG_CONFIG) --pgxs 2>/dev/null)
 

@@ -5,6 +5,7 @@
 # Sourced (bash); expects `set -euo pipefail` from the caller.
 
 MATRIX_CACHE=${PIPELINE_MATRIX_CACHE:-/var/cache/pipeline-matrix}
+# shellcheck disable=SC2034 # used by tools/test-matrix.sh
 MATRIX_TMP=${PIPELINE_MATRIX_TMPDIR:-/var/tmp}
 
 # matrix_suite V: the Debian suite that ships postgresql-V (empty: none).
@@ -86,13 +87,21 @@ matrix_stamp() {
 	stat -c '%Y %s' "$1"
 }
 
+# matrix_lower_ok V: V's lower layer exists and was made from its tarball.
+matrix_lower_ok() {
+	local t l
+	t=$(matrix_tarball "$1")
+	l=$(matrix_lower "$1")
+	[ -d "$l" ] && [ -s "$t" ] && [ "$(cat "$l.stamp" 2>/dev/null)" = "$(matrix_stamp "$t")" ]
+}
+
 # matrix_ensure_lower V: make V's lower layer match its tarball, unpacking it
 # when missing or stale.  Caller holds V's lock exclusively.
 matrix_ensure_lower() {
 	local t l
 	t=$(matrix_tarball "$1")
 	l=$(matrix_lower "$1")
-	[ -d "$l" ] && [ "$(cat "$l.stamp" 2>/dev/null)" = "$(matrix_stamp "$t")" ] && return 0
+	matrix_lower_ok "$1" && return 0
 	rm -f "$l.stamp"
 	rm -rf --one-file-system "$l.new"
 	mkdir -p "$l.new"
@@ -224,39 +233,48 @@ matrix_build_steps() {
 	local v=$1 r=$2 mirror=$3 suite apt_opts
 	suite=$(matrix_suite "$v")
 	apt_opts="-y -q --no-install-recommends -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold"
+	# step NAME: a timestamped marker in the build log.
+	step() { echo "==== test-matrix [$(date -u +%T)] $*"; }
+	step "debootstrap $suite from $mirror"
 	debootstrap --variant=minbase "$suite" "$r" "$mirror" || return 1
 	matrix_prepare_root "$r" "$v" || return 1
 	matrix_mount "$r" || return 1
+	step "apt-get update"
 	matrix_in_root "$r" "apt-get -q -o Acquire::Check-Valid-Until=false update" || return 1
 	# postgresql-common first, so the "no main cluster" setting is in place
 	# before any server package's postinst runs.
 	matrix_in_root "$r" "apt-get install $apt_opts postgresql-common" || return 1
 	matrix_prepare_root "$r" "$v" || return 1
+	step "install PostgreSQL $v and tools"
 	matrix_in_root "$r" "apt-get install $apt_opts postgresql-$v postgresql-server-dev-$v \
 		make gcc libc6-dev git ca-certificates iproute2 procps \
 		python3 python3-psycopg2 python3-sqlalchemy" || return 1
 	matrix_in_root "$r" "apt-get clean; rm -rf /var/lib/apt/lists/*" || return 1
 	test -x "$r/usr/lib/postgresql/$v/bin/postgres" || return 1
 	test -x "$r/usr/lib/postgresql/$v/bin/pg_config" || return 1
+	step "root ready"
 }
 
-# matrix_build_root V TARBALL LOG: build V's root (matrix_build_steps, output
-# in LOG) and pack it as TARBALL; the build directory is always removed.
+# matrix_build_root V TARBALL LOG WORK: build V's root in WORK/root
+# (matrix_build_steps, output in LOG) and pack it as TARBALL; WORK (an empty
+# directory the caller made, so it can clean up after an interruption) is
+# always removed.
 matrix_build_root() {
-	local v=$1 tarball=$2 log=$3 mirror work r rc=0
-	mirror=$(matrix_mirror) || return 1
-	mkdir -p "$MATRIX_CACHE"
-	work=$(mktemp -d "$MATRIX_TMP/pipeline-matrix-build.XXXXXX")
+	local v=$1 tarball=$2 log=$3 work=$4 mirror r rc=0
 	r=$work/root
+	mirror=$(matrix_mirror) || { matrix_remove "$work" "$r"; return 1; }
+	mkdir -p "$MATRIX_CACHE"
 	echo "test-matrix: building $(matrix_suite "$v") root for PostgreSQL $v from $mirror (log: $log)" >&2
 	matrix_build_steps "$v" "$r" "$mirror" >"$log" 2>&1 || rc=1
 	matrix_kill_inside "$r"
 	matrix_umount "$r"
 	if [ $rc -eq 0 ]; then
+		echo "==== test-matrix [$(date -u +%T)] packing $tarball" >>"$log"
 		{ tar -C "$r" --numeric-owner --one-file-system -cf - . | matrix_compress "$tarball" >"$tarball.tmp.$$"; } &&
 			mv -f "$tarball.tmp.$$" "$tarball" || rc=1
 		rm -f "$tarball.tmp.$$"
 	fi
+	echo "==== test-matrix [$(date -u +%T)] done" >>"$log"
 	# The fresh root becomes the lower layer as it is (no unpacking).
 	local l
 	l=$(matrix_lower "$v")

@@ -6,9 +6,12 @@
 # 15 in Debian 12 (bookworm).  Roots are built with debootstrap from this
 # machine's own apt mirror and cached as tarballs outside the work tree
 # (PIPELINE_MATRIX_CACHE, default /var/cache/pipeline-matrix); each run
-# unpacks a fresh copy.  Needs root (debootstrap, chroot, mounts).
+# works on a fresh overlay of the cached root.  Needs root (debootstrap,
+# chroot, mounts).
 #
-# Usage: tools/test-matrix.sh [--rebuild] [VERSION...]    (default: 17)
+# Usage: tools/test-matrix.sh [--rebuild] [--cmd 'SHELL CMD'] [VERSION...]
+#        (default version 17; --cmd runs CMD in the tree's copy instead of
+#        `make test`, e.g. --cmd 'make -k WERROR=1' to only compile)
 # Env:   PIPELINE_MATRIX_CACHE, PIPELINE_MATRIX_MIRROR, PIPELINE_MATRIX_TMPDIR,
 #        PIPELINE_MATRIX_KEEP=1 (keep the unpacked root of a failed run),
 #        PIPELINE_MATRIX_TIMEOUT (seconds per version, default 2400).
@@ -21,12 +24,17 @@ SRC=$(pwd)
 
 rebuild=0
 versions=()
-for a in "$@"; do
-	case "$a" in
+DEFAULT_CMD='tools/install-deps.sh && make test && { [ ! -x test/client/run.sh ] || echo MATRIX-CLIENT-OK; }'
+RUN_CMD=$DEFAULT_CMD
+while [ $# -gt 0 ]; do
+	case "$1" in
 		--rebuild) rebuild=1 ;;
-		-h|--help) sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
-		*) for w in $a; do versions+=("$w"); done ;;
+		--cmd) [ $# -ge 2 ] || { echo "test-matrix: --cmd needs an argument" >&2; exit 2; }
+			RUN_CMD=$2; shift ;;
+		-h|--help) sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+		*) for w in $1; do versions+=("$w"); done ;;
 	esac
+	shift
 done
 [ ${#versions[@]} -eq 0 ] && versions=(17)
 
@@ -40,7 +48,15 @@ for v in "${versions[@]}"; do
 		exit 2
 	fi
 done
-for t in debootstrap chroot mount tar; do
+# Like the other front-door targets, install what is missing (debootstrap;
+# zstd for smaller, faster tarballs, gzip otherwise).
+if ! command -v debootstrap >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1; then
+	echo "test-matrix: installing debootstrap zstd" >&2
+	if env DEBIAN_FRONTEND=noninteractive apt-get update -qq; then
+		env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends debootstrap zstd >/dev/null || true
+	fi
+fi
+for t in debootstrap chroot mount mountpoint flock timeout tar; do
 	if ! command -v "$t" >/dev/null 2>&1; then
 		echo "test-matrix: '$t' is missing (apt-get install debootstrap)" >&2
 		exit 2
@@ -50,8 +66,34 @@ done
 mkdir -p "$MATRIX_CACHE/logs"
 RUN_DIR=""
 RUN_ROOT=""
-# cleanup: kill what still runs in the unpacked root, unmount, delete it.
+BUILD_DIR=""
+CHILD=""
+# run_waiting CMD...: run CMD (command or function) as a background job in
+# its own process group and wait for it: bash runs traps only between
+# foreground commands, so this lets INT/TERM reach cleanup at once, and
+# cleanup can end the whole job.  Call it in a `||` context.
+run_waiting() {
+	local rc=0
+	set -m
+	"$@" </dev/null &
+	CHILD=$!
+	set +m
+	wait "$CHILD" || rc=$?
+	CHILD=""
+	return $rc
+}
+
+# cleanup: end our running job and whatever runs in the version's root,
+# unmount, delete the run's (or an interrupted build's) directory.
 cleanup() {
+	if [ -n "$CHILD" ]; then
+		kill -TERM -- "-$CHILD" 2>/dev/null || true
+		CHILD=""
+	fi
+	if [ -n "$BUILD_DIR" ]; then
+		matrix_remove "$BUILD_DIR" "$BUILD_DIR/root" || true
+		BUILD_DIR=""
+	fi
 	if [ -n "$RUN_DIR" ]; then
 		if [ "${PIPELINE_MATRIX_KEEP:-}" = 1 ] && [ "${KEEP_THIS:-0}" = 1 ]; then
 			matrix_kill_inside "$RUN_ROOT"
@@ -72,8 +114,9 @@ trap 'exit 130' INT TERM
 copy_tree() {
 	local dest=$1
 	mkdir -p "$dest"
-	if git -C "$SRC" rev-parse --is-inside-work-tree >/dev/null 2>&1; then
-		git -C "$SRC" ls-files -z -co --exclude-standard |
+	# safe.directory: root runs this on a checkout another user may own.
+	if git -c safe.directory='*' -C "$SRC" rev-parse --is-inside-work-tree >/dev/null 2>&1; then
+		git -c safe.directory='*' -C "$SRC" ls-files -z -co --exclude-standard |
 			while IFS= read -r -d '' f; do [ -e "$f" ] && printf '%s\0' "$f"; done |
 			tar -C "$SRC" --null -T - -cf - | tar -C "$dest" -xf -
 	else
@@ -107,6 +150,21 @@ summarize() {
 	echo "${out:-no pg_regress summary}"
 }
 
+# run_in_root V LOG: RUN_CMD (default: make test) in the run's root, output
+# to the terminal (prefixed) and LOG.  Missing test dependencies are
+# installed with network access first; the throwaway clusters then run in
+# their own network namespace (PG_VIRTUALENV_UNSHARE), so they never collide
+# with the host's ports.
+# shellcheck disable=SC2317 # called through run_waiting
+run_in_root() {
+	local v=$1 log=$2
+	# shellcheck disable=SC2016 # expanded by the inner bash
+	MATRIX_ENV="PG_MAJOR=$v WERROR=1 PG_VIRTUALENV_UNSHARE=-n" \
+		timeout --kill-after=30 "${PIPELINE_MATRIX_TIMEOUT:-2400}" \
+		bash -c '. tools/matrix-lib.sh; matrix_in_root "$1" "cd /build/pipeline && { $2; }"' _ "$RUN_ROOT" "$RUN_CMD" \
+		9>&- 2>&1 | tee "$log" | sed -u "s/^/[pg$v] /"
+}
+
 # run_version V: build/reuse V's root, run `make test` in it; sets STATUS
 # (PASS/FAIL/SKIPPED), DETAIL, TIMING and TAIL (diff excerpt on failure).
 run_version() {
@@ -115,27 +173,36 @@ run_version() {
 	tarball=$(matrix_tarball "$v")
 	log="$MATRIX_CACHE/logs/pg$v-test.log"
 	t0=$(date +%s)
-	# V's lock: exclusive while the root is (re)built, shared while a run
-	# uses it, so a --rebuild never pulls the lower layer from under a run.
+	# V's lock: shared while a run uses the root, exclusive only while it is
+	# (re)built or unpacked, so a --rebuild never pulls the lower layer from
+	# under a run and concurrent runs do not wait for each other.
 	exec 9>"$MATRIX_CACHE/.lock-pg$v"
-	flock -x 9
-	if [ $rebuild = 1 ] || [ ! -s "$tarball" ]; then
-		how="root built"
-		if ! matrix_build_root "$v" "$tarball" "$MATRIX_CACHE/logs/pg$v-root.log"; then
-			flock -u 9
-			local why
-			why=$(grep -E '^(E: |debootstrap: |W: Failure)' "$MATRIX_CACHE/logs/pg$v-root.log" | head -n 1 | cut -c1-200)
-			STATUS=FAIL
-			matrix_best_effort "$v" && STATUS=SKIPPED
-			DETAIL="could not build the $(matrix_suite "$v") root: ${why:-see $MATRIX_CACHE/logs/pg$v-root.log}"
-			return 0
+	flock -s 9
+	how="cached"
+	if [ $rebuild = 1 ] || [ ! -s "$tarball" ] || ! matrix_lower_ok "$v"; then
+		flock -u 9
+		flock -x 9
+		if [ $rebuild = 1 ] || [ ! -s "$tarball" ]; then
+			how="built"
+			BUILD_DIR=$(mktemp -d "$MATRIX_TMP/pipeline-matrix-build.XXXXXX")
+			if ! run_waiting matrix_build_root "$v" "$tarball" "$MATRIX_CACHE/logs/pg$v-root.log" "$BUILD_DIR"; then
+				BUILD_DIR=""
+				flock -u 9
+				local why
+				why=$(grep -E '^(E: |debootstrap: |W: Failure)' "$MATRIX_CACHE/logs/pg$v-root.log" | head -n 1 | cut -c1-200)
+				STATUS=FAIL
+				matrix_best_effort "$v" && STATUS=SKIPPED
+				DETAIL="could not build the $(matrix_suite "$v") root: ${why:-see $MATRIX_CACHE/logs/pg$v-root.log}"
+				return 0
+			fi
+			BUILD_DIR=""
 		fi
-	else
-		how="cached root"
+		if [ "$how" = cached ]; then how="cached, unpacked"; fi
+		matrix_ensure_lower "$v" || true
+		flock -s 9
 	fi
 	local lower="" overlay=0
-	matrix_ensure_lower "$v" && lower=$(matrix_lower "$v")
-	flock -s 9
+	matrix_lower_ok "$v" && lower=$(matrix_lower "$v")
 	t1=$(date +%s)
 
 	# The run's root: an overlay on the unpacked cached root (writes go to
@@ -154,14 +221,7 @@ run_version() {
 	matrix_mount "$RUN_ROOT"
 	tu=$(date +%s)
 	echo "test-matrix: PostgreSQL $v: make test in $(matrix_suite "$v") root $RUN_ROOT (log: $log)" >&2
-	# Missing test dependencies are installed with network access first; the
-	# throwaway clusters then run in their own network namespace
-	# (PG_VIRTUALENV_UNSHARE), so they never collide with the host's ports.
-	# shellcheck disable=SC2016 # expanded by the inner bash
-	MATRIX_ENV="PG_MAJOR=$v WERROR=1 PG_VIRTUALENV_UNSHARE=-n" \
-		timeout --kill-after=30 "${PIPELINE_MATRIX_TIMEOUT:-2400}" \
-		bash -c '. tools/matrix-lib.sh; matrix_in_root "$1" "cd /build/pipeline && tools/install-deps.sh && make test && { [ ! -x test/client/run.sh ] || echo MATRIX-CLIENT-OK; }"' _ "$RUN_ROOT" \
-		9>&- 2>&1 | tee "$log" | sed -u "s/^/[pg$v] /" || rc=$?
+	run_waiting run_in_root "$v" "$log" || rc=$?
 	t2=$(date +%s)
 	if [ $rc -eq 0 ]; then
 		STATUS=PASS
@@ -177,9 +237,14 @@ run_version() {
 		[ -z "$TAIL" ] && TAIL="---- tail of $log:"$'\n'"$(tail -n 25 "$log")"
 		KEEP_THIS=1
 	fi
-	DETAIL="$(summarize "$log" "$RUN_ROOT/build/pipeline")"
-	[ $overlay = 1 ] && how="$how, overlay" || how="$how, unpacked"
-	TIMING="$how: $((t1 - t0)) s, setup: $((tu - t1)) s, make test: $((t2 - tu)) s"
+	if [ "$RUN_CMD" = "$DEFAULT_CMD" ]; then
+		DETAIL="$(summarize "$log" "$RUN_ROOT/build/pipeline")"
+	else
+		DETAIL="ran: $RUN_CMD"
+	fi
+	local setup=overlay
+	[ $overlay = 1 ] || setup=unpacked
+	TIMING="root $how: $((t1 - t0)) s; $setup: $((tu - t1)) s; tests: $((t2 - tu)) s"
 	cleanup
 	KEEP_THIS=0
 	flock -u 9

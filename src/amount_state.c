@@ -28,6 +28,13 @@
 
 #include "amount_state.h"
 
+/*
+ * Largest display scale a numeric can carry (NUMERIC_DSCALE_MAX, private to
+ * numeric.c): an exact sum has its inputs' largest scale, which may exceed
+ * NUMERIC_MAX_DISPLAY_SCALE (1000) -- e.g. 1e-16383 -- and must read back.
+ */
+#define AMOUNT_MAX_DSCALE	0x3FFF
+
 PG_FUNCTION_INFO_V1(pipeline_amount_state_in);
 PG_FUNCTION_INFO_V1(pipeline_amount_state_out);
 PG_FUNCTION_INFO_V1(pipeline_amount_state_recv);
@@ -420,7 +427,7 @@ state_from_parts(const StateParts *p, const char *input)
 				bad_state(input, "An empty sum is written 0:-1:0:0.");
 			continue;
 		}
-		if (p->dscale[i] < 0 || p->dscale[i] > NUMERIC_MAX_DISPLAY_SCALE ||
+		if (p->dscale[i] < 0 || p->dscale[i] > AMOUNT_MAX_DSCALE ||
 			p->dscale_count[i] < 1 || p->dscale_count[i] > p->count[i])
 			bad_state(input, "A sum's scale or count at that scale is out of range.");
 		n = DatumGetNumeric(DirectFunctionCall3(numeric_in, CStringGetDatum(p->value[i]),

@@ -117,4 +117,15 @@ extern Numeric amount_state_sum(const AmountState *st, int i);
 /* Name of an aggregate kind, as it appears in the text form. */
 extern const char *amount_kind_name(AmountKind kind);
 
+/* Count one more row (22003 past PG_INT64_MAX, which only a typed state reaches). */
+static inline void
+amount_state_add_row(AmountState *st)
+{
+	if (unlikely(st->nrows == PG_INT64_MAX))
+		ereport(ERROR,
+				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+				 errmsg("too many rows in one group")));
+	st->nrows++;
+}
+
 #endif							/* PIPELINE_AMOUNT_STATE_H */

@@ -178,7 +178,7 @@ count_row(AmountState **stp, bool inverse)
 {
 	if (!inverse)
 	{
-		(*stp)->nrows++;
+		amount_state_add_row(*stp);
 		return true;
 	}
 	if ((*stp)->nrows <= 1)

@@ -446,6 +446,21 @@ count_inverse_underflow(void)
 }
 
 /*
+ * Error for a count that left the range 0..PG_INT64_MAX: an inverse
+ * transition removing a row that was never added, or a row added to a
+ * count already at its maximum (only a hand-written state can be there).
+ */
+static pg_noinline void
+count_out_of_range(int64 delta)
+{
+	if (delta < 0)
+		count_inverse_underflow();
+	ereport(ERROR,
+			(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+			 errmsg("pipeline aggregate row count out of range")));
+}
+
+/*
  * conversion_rate(converted boolean): [TRUE rows, rows].
  */
 static pg_attribute_always_inline Datum
@@ -460,8 +475,9 @@ conversion_step(FunctionCallInfo fcinfo, int64 delta)
 	s = count_state_for_update(fcinfo, NULL, COUNT_KIND_CONVERSION);
 	s->counts[0] += delta * converted;
 	s->counts[1] += delta;
-	if (delta < 0 && unlikely(s->counts[0] < 0 || s->counts[0] > s->counts[1]))
-		count_inverse_underflow();
+	if (unlikely((s->counts[0] | s->counts[1]) < 0 ||
+				 (delta < 0 && s->counts[0] > s->counts[1])))
+		count_out_of_range(delta);
 	PG_RETURN_POINTER(s);
 }
 
@@ -510,8 +526,9 @@ conversion_reached_step(FunctionCallInfo fcinfo, int64 delta)
 	s = count_state_for_update(fcinfo, c, COUNT_KIND_REACHED);
 	s->counts[0] += delta * c->reach[at * c->nstages + target];
 	s->counts[1] += delta;
-	if (delta < 0 && unlikely(s->counts[0] < 0 || s->counts[0] > s->counts[1]))
-		count_inverse_underflow();
+	if (unlikely((s->counts[0] | s->counts[1]) < 0 ||
+				 (delta < 0 && s->counts[0] > s->counts[1])))
+		count_out_of_range(delta);
 	PG_RETURN_POINTER(s);
 }
 
@@ -566,8 +583,9 @@ conversion_step_step(FunctionCallInfo fcinfo, int64 delta)
 	{
 		s->counts[0] += delta * c->reach[at * c->nstages + to];
 		s->counts[1] += delta;
-		if (delta < 0 && unlikely(s->counts[0] < 0 || s->counts[0] > s->counts[1]))
-			count_inverse_underflow();
+		if (unlikely((s->counts[0] | s->counts[1]) < 0 ||
+					 (delta < 0 && s->counts[0] > s->counts[1])))
+			count_out_of_range(delta);
 	}
 	PG_RETURN_POINTER(s);
 }
@@ -607,8 +625,9 @@ win_rate_step(FunctionCallInfo fcinfo, int64 delta)
 	s = count_state_for_update(fcinfo, c, COUNT_KIND_WIN);
 	s->counts[0] += delta * (kind == STAGE_KIND_WON);
 	s->counts[1] += delta * (kind != STAGE_KIND_OPEN);
-	if (delta < 0 && unlikely(s->counts[0] < 0 || s->counts[0] > s->counts[1]))
-		count_inverse_underflow();
+	if (unlikely((s->counts[0] | s->counts[1]) < 0 ||
+				 (delta < 0 && s->counts[0] > s->counts[1])))
+		count_out_of_range(delta);
 	PG_RETURN_POINTER(s);
 }
 
@@ -643,8 +662,8 @@ stage_counts_step(FunctionCallInfo fcinfo, int64 delta)
 	index = count_stage_index(fcinfo, c, PG_GETARG_OID(1));
 	s = count_state_for_update(fcinfo, c, COUNT_KIND_STAGES);
 	s->counts[index] += delta;
-	if (delta < 0 && unlikely(s->counts[index] < 0))
-		count_inverse_underflow();
+	if (unlikely(s->counts[index] < 0))
+		count_out_of_range(delta);
 	PG_RETURN_POINTER(s);
 }
 

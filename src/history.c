@@ -256,7 +256,10 @@ record_cache_init(RecordCache *rc, TriggerData *trigdata, MemoryContext cxt)
 					 errmsg("history table \"%s\" has column \"%s\", which table \"%s\" does not have",
 							histname, name, RelationGetRelationName(rel))));
 		if (rc->nkeys >= TRANSITION_MAX_KEYS)
-			elog(ERROR, "too many key columns in history table \"%s\"", histname);
+			ereport(ERROR,
+					(errcode(ERRCODE_TOO_MANY_COLUMNS),
+					 errmsg("history table \"%s\" has more than %d key columns",
+							histname, TRANSITION_MAX_KEYS)));
 		rc->keyattrs[rc->nkeys] = relattno;
 		rc->hkeyattrs[rc->nkeys] = att->attnum;
 		argtypes[rc->nkeys] = att->atttypid;

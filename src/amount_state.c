@@ -250,7 +250,7 @@ param_describe(int kind, uint16 flags, TimestampTz lower, TimestampTz upper)
  * for one measurement period per group.
  */
 void
-amount_state_set_param(AmountState *st, uint16 flags, TimestampTz lower, TimestampTz upper)
+amount_state_set_param_slow(AmountState *st, uint16 flags, TimestampTz lower, TimestampTz upper)
 {
 	flags |= AS_HAS_PARAM;
 	if (!(st->flags & AS_HAS_PARAM))
@@ -306,7 +306,7 @@ typedef struct StateParts
 } StateParts;
 
 /* Raise the "malformed state" error. */
-static void pg_attribute_noreturn()
+pg_noreturn static void
 bad_state(const char *input, const char *why)
 {
 	ereport(ERROR,
@@ -704,7 +704,7 @@ pipeline_amount_combine(PG_FUNCTION_ARGS)
 	if (other->nrows == 0)
 		PG_RETURN_POINTER(st);
 	if (other->flags & AS_HAS_PARAM)
-		amount_state_set_param(st, other->flags & ~AS_HAS_PARAM, other->lower, other->upper);
+		amount_state_set_param_slow(st, other->flags & ~AS_HAS_PARAM, other->lower, other->upper);
 	if (pg_add_s64_overflow(st->nrows, other->nrows, &st->nrows))
 		ereport(ERROR,
 				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),

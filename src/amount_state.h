@@ -78,8 +78,18 @@ extern AmountState *amount_state_drop_empty_spills(AmountState *st);
 extern AmountState *amount_state_reset(AmountState *st);
 
 /* Set the group's parameter, or check it equals the one already set (22023). */
-extern void amount_state_set_param(AmountState *st, uint16 flags, TimestampTz lower,
-								   TimestampTz upper);
+extern void amount_state_set_param_slow(AmountState *st, uint16 flags, TimestampTz lower,
+										TimestampTz upper);
+
+/* Per row: the parameter is nearly always the one already set. */
+static inline void
+amount_state_set_param(AmountState *st, uint16 flags, TimestampTz lower, TimestampTz upper)
+{
+	if (likely(st->flags == (flags | AS_HAS_PARAM) && st->upper == upper &&
+			   st->lower == lower))
+		return;
+	amount_state_set_param_slow(st, flags, lower, upper);
+}
 
 /* sums[i] as an exact Numeric (0 when nothing was absorbed). */
 extern Numeric amount_state_sum(const AmountState *st, int i);

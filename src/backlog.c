@@ -218,19 +218,22 @@ backlog_amount(FunctionCallInfo fcinfo, bool inverse)
 
 	if (PG_ARGISNULL(1) || PG_ARGISNULL(2) || PG_ARGISNULL(4))
 		PG_RETURN_POINTER(st);
-	money_read(PG_GETARG_DATUM(1), "amount", &v);
 	booked = PG_GETARG_TIMESTAMPTZ(2);
 	as_of = PG_GETARG_TIMESTAMPTZ(4);
 	amount_state_set_param(st, 0, 0, as_of);
+	if (!(booked < as_of && (PG_ARGISNULL(3) || PG_GETARG_TIMESTAMPTZ(3) >= as_of)))
+	{
+		money_check(PG_GETARG_DATUM(1), "amount");
+		count_row(&st, inverse);
+		PG_RETURN_POINTER(st);
+	}
+	money_read(PG_GETARG_DATUM(1), "amount", &v);
 	if (!count_row(&st, inverse))
 		PG_RETURN_POINTER(st);
-	if (booked < as_of && (PG_ARGISNULL(3) || PG_GETARG_TIMESTAMPTZ(3) >= as_of))
-	{
-		if (!apply(&st, 0, &v, inverse))
-			PG_RETURN_NULL();
-		if (inverse)
-			st = amount_state_drop_empty_spills(st);
-	}
+	if (!apply(&st, 0, &v, inverse))
+		PG_RETURN_NULL();
+	if (inverse)
+		st = amount_state_drop_empty_spills(st);
 	PG_RETURN_POINTER(st);
 }
 
@@ -268,16 +271,16 @@ period_ratio(FunctionCallInfo fcinfo, AmountKind kind, bool inverse)
 
 	if (PG_ARGISNULL(1) || PG_ARGISNULL(2) || PG_ARGISNULL(4))
 		PG_RETURN_POINTER(st);
-	money_read(PG_GETARG_DATUM(1), "amount", &v);
 	booked = PG_GETARG_TIMESTAMPTZ(2);
 	if (!fulfilled_null)
 		fulfilled = PG_GETARG_TIMESTAMPTZ(3);
 	per = period_get(fcinfo, PG_GETARG_DATUM(4));
 	amount_state_set_param(st, per->flags, per->lower, per->upper);
-	if (!count_row(&st, inverse))
+	if (!count_row(&st, inverse) || (per->flags & AS_EMPTY))
+	{
+		money_check(PG_GETARG_DATUM(1), "amount");
 		PG_RETURN_POINTER(st);
-	if (per->flags & AS_EMPTY)
-		PG_RETURN_POINTER(st);
+	}
 
 	if (kind == AMOUNT_KIND_BACKLOG_RATIO)
 		in_a = booked < per->upper && (fulfilled_null || fulfilled >= per->upper);
@@ -286,6 +289,12 @@ period_ratio(FunctionCallInfo fcinfo, AmountKind kind, bool inverse)
 			((per->flags & AS_LOWER_INF) || booked >= per->lower);
 	in_b = !fulfilled_null && fulfilled < per->upper &&
 		((per->flags & AS_LOWER_INF) || fulfilled >= per->lower);
+	if (!in_a && !in_b)
+	{
+		money_check(PG_GETARG_DATUM(1), "amount");
+		PG_RETURN_POINTER(st);
+	}
+	money_read(PG_GETARG_DATUM(1), "amount", &v);
 
 	if ((in_a && !apply(&st, 0, &v, inverse)) ||
 		(in_b && !apply(&st, 1, &v, inverse)))

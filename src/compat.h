@@ -26,4 +26,24 @@
 #define compat_stringToQualifiedNameList(s) stringToQualifiedNameList(s)
 #endif
 
+/* PG 16 moved the varlena macros (SET_VARSIZE, VARDATA, ...) out of postgres.h. */
+#if PG_VERSION_NUM >= 160000
+#include "varatt.h"
+#endif
+
+/* PG 18 added deferrable_ok to RelationGetPrimaryKeyIndex; keep the old meaning. */
+#if PG_VERSION_NUM >= 180000
+#define compat_RelationGetPrimaryKeyIndex(rel) RelationGetPrimaryKeyIndex((rel), false)
+#else
+#define compat_RelationGetPrimaryKeyIndex(rel) RelationGetPrimaryKeyIndex(rel)
+#endif
+
+/*
+ * PG 18 replaced the pg_attribute_noreturn() suffix with a pg_noreturn
+ * prefix; before that, the GCC attribute works as a prefix too.
+ */
+#ifndef pg_noreturn
+#define pg_noreturn pg_attribute_noreturn()
+#endif
+
 #endif							/* PIPELINE_COMPAT_H */

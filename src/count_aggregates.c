@@ -372,7 +372,7 @@ conversion_step(FunctionCallInfo fcinfo, int64 delta)
 	s = count_state_for_update(fcinfo, NULL, COUNT_KIND_CONVERSION);
 	s->counts[0] += delta * converted;
 	s->counts[1] += delta;
-	if (delta < 0 && unlikely(s->counts[0] < 0))
+	if (delta < 0 && unlikely(s->counts[0] < 0 || s->counts[0] > s->counts[1]))
 		count_inverse_underflow();
 	PG_RETURN_POINTER(s);
 }
@@ -422,7 +422,7 @@ conversion_reached_step(FunctionCallInfo fcinfo, int64 delta)
 	s = count_state_for_update(fcinfo, c, COUNT_KIND_REACHED);
 	s->counts[0] += delta * c->reach[at * c->nstages + target];
 	s->counts[1] += delta;
-	if (delta < 0 && unlikely(s->counts[0] < 0))
+	if (delta < 0 && unlikely(s->counts[0] < 0 || s->counts[0] > s->counts[1]))
 		count_inverse_underflow();
 	PG_RETURN_POINTER(s);
 }
@@ -478,7 +478,7 @@ conversion_step_step(FunctionCallInfo fcinfo, int64 delta)
 	{
 		s->counts[0] += delta * c->reach[at * c->nstages + to];
 		s->counts[1] += delta;
-		if (delta < 0 && unlikely(s->counts[0] < 0))
+		if (delta < 0 && unlikely(s->counts[0] < 0 || s->counts[0] > s->counts[1]))
 			count_inverse_underflow();
 	}
 	PG_RETURN_POINTER(s);
@@ -519,7 +519,7 @@ win_rate_step(FunctionCallInfo fcinfo, int64 delta)
 	s = count_state_for_update(fcinfo, c, COUNT_KIND_WIN);
 	s->counts[0] += delta * (kind == STAGE_KIND_WON);
 	s->counts[1] += delta * (kind != STAGE_KIND_OPEN);
-	if (delta < 0 && unlikely(s->counts[0] < 0))
+	if (delta < 0 && unlikely(s->counts[0] < 0 || s->counts[0] > s->counts[1]))
 		count_inverse_underflow();
 	PG_RETURN_POINTER(s);
 }

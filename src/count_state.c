@@ -72,42 +72,42 @@ count_state_problem(int kind, int64 nstages, int64 ncounts, const int64 *counts,
 					const char *name, int64 name_len)
 {
 	if (kind < COUNT_KIND_FIRST || kind > COUNT_KIND_LAST)
-		return "unknown state kind";
+		return "Unknown state kind.";
 	if (kind == COUNT_KIND_CONVERSION)
 	{
 		if (nstages != 0)
-			return "a conversion state has no stage type, so its stage count must be 0";
+			return "A conversion state has no stage type, so its stage count must be 0.";
 		if (name_len != 0)
-			return "a conversion state has no stage type, so its type name must be empty";
+			return "A conversion state has no stage type, so its type name must be empty.";
 	}
 	else if (nstages == 0 && name_len == 0)
 	{
 		/* untyped: no row counted yet (only rows with NULLs seen) */
 		if (ncounts != (kind == COUNT_KIND_STAGES ? 0 : 2))
-			return "wrong number of counts for this kind of state";
+			return "Wrong number of counts for this kind of state.";
 		for (int64 i = 0; i < ncounts; i++)
 			if (counts[i] != 0)
-				return "a state without a stage type must not count any row";
+				return "A state without a stage type must not count any row.";
 	}
 	else
 	{
 		if (nstages < 1 || nstages > COUNT_STATE_MAX_STAGES)
-			return "the stage count is out of range";
+			return "The stage count is out of range.";
 		if (name_len < 1)
-			return "the stage type name is missing";
+			return "The stage type name is missing.";
 	}
 	if (name_len > COUNT_STATE_MAX_NAME)
-		return "the stage type name is too long";
+		return "The stage type name is too long.";
 	for (int64 i = 0; i < name_len; i++)
 		if ((unsigned char) name[i] < 0x20 || name[i] == 0x7f)
-			return "the stage type name contains a control character";
+			return "The stage type name contains a control character.";
 	if (ncounts != (kind == COUNT_KIND_STAGES ? nstages : 2))
-		return "wrong number of counts for this kind of state";
+		return "Wrong number of counts for this kind of state.";
 	for (int64 i = 0; i < ncounts; i++)
 		if (counts[i] < 0)
-			return "a count is negative";
+			return "A count is negative.";
 	if (COUNT_KIND_IS_RATIO(kind) && counts[0] > counts[1])
-		return "the numerator exceeds the denominator";
+		return "The numerator exceeds the denominator.";
 	return NULL;
 }
 

@@ -148,8 +148,9 @@ record_cache_init(RecordCache *rc, TriggerData *trigdata, MemoryContext cxt)
 	int			i;
 
 	transition_rel_init(&rc->rel, trigdata, cxt, "pipeline.record_transition");
+	transition_rel_root(&rc->rel);
 
-	names = stringToQualifiedNameList(histname);
+	names = compat_stringToQualifiedNameList(histname);
 	rc->hist_relid = RangeVarGetRelid(makeRangeVarFromNameList(names), NoLock, true);
 	if (!OidIsValid(rc->hist_relid))
 		ereport(ERROR,

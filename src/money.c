@@ -74,8 +74,47 @@ money_sum_init(MoneySum *sum)
  * allocation per row).  NaN and infinities are refused here, for every
  * amount path, with an error that names the argument.
  */
+pg_noreturn static void
+not_finite(uint16 h, const char *argname)
+{
+	const char *what;
+
+	if ((h & NUM_EXT_SIGN_MASK) == NUM_PINF)
+		what = "Infinity";
+	else if (h == NUM_NAN)
+		what = "NaN";
+	else
+		what = "-Infinity";
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+			 errmsg("argument \"%s\" must be a finite number, not %s", argname, what),
+			 errdetail("Amounts are summed exactly; NaN and infinite values have no exact sum."),
+			 errhint("Leave such rows out with WHERE or with FILTER (WHERE %s NOT IN ('NaN', 'Infinity', '-Infinity')).",
+					 argname)));
+}
+
+/*
+ * Only check that a numeric Datum is finite (22023 naming argname
+ * otherwise): for amounts of rows that do not qualify for any sum, which
+ * must be refused all the same.
+ */
 void
-money_read(Datum d, const char *argname, MoneyValue *out)
+money_check_slow(Datum d, const char *argname)
+{
+	struct varlena *p = (struct varlena *) DatumGetPointer(d);
+	uint16		h;
+
+	if (VARATT_IS_EXTERNAL(p) || VARATT_IS_COMPRESSED(p))
+		p = pg_detoast_datum(p);
+	if (VARSIZE_ANY_EXHDR(p) < sizeof(uint16))
+		elog(ERROR, "corrupt numeric value");
+	memcpy(&h, VARDATA_ANY(p), sizeof(uint16));
+	if ((h & NUM_SIGN_MASK) == NUM_SPECIAL)
+		not_finite(h, argname);
+}
+
+void
+money_read_slow(Datum d, const char *argname, MoneyValue *out)
 {
 	struct varlena *p = (struct varlena *) DatumGetPointer(d);
 	const char *data;
@@ -99,22 +138,7 @@ money_read(Datum d, const char *argname, MoneyValue *out)
 
 	out->num = PointerGetDatum(p);
 	if ((h & NUM_SIGN_MASK) == NUM_SPECIAL)
-	{
-		const char *what;
-
-		if ((h & NUM_EXT_SIGN_MASK) == NUM_PINF)
-			what = "Infinity";
-		else if (h == NUM_NAN)
-			what = "NaN";
-		else
-			what = "-Infinity";
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("argument \"%s\" must be a finite number, not %s", argname, what),
-				 errdetail("Amounts are summed exactly; NaN and infinite values have no exact sum."),
-				 errhint("Leave such rows out with WHERE or with FILTER (WHERE %s NOT IN ('NaN', 'Infinity', '-Infinity')).",
-						 argname)));
-	}
+		not_finite(h, argname);
 
 	if ((h & NUM_SIGN_MASK) == NUM_SHORT)
 	{
@@ -153,9 +177,10 @@ money_read(Datum d, const char *argname, MoneyValue *out)
 		return;
 
 	data += hdr;
+	k = dscale - NUM_DEC_DIGITS * (ndigits - 1 - weight);
 	if (ndigits <= 4)
 	{
-		/* < 10^16: accumulate in 64 bits */
+		/* < 10^16: the common case, done in 64 bits (no 128-bit division) */
 		int64		a64 = 0;
 
 		for (int i = 0; i < ndigits; i++)
@@ -164,6 +189,28 @@ money_read(Datum d, const char *argname, MoneyValue *out)
 
 			memcpy(&dig, data + i * sizeof(int16), sizeof(int16));
 			a64 = a64 * NUM_NBASE + dig;
+		}
+		if (k < 0 && k >= -3)
+		{
+			/* digits beyond dscale are always zero in a stored numeric */
+			static const int64 p10[4] = {1, 10, 100, 1000};
+
+			if (a64 % p10[-k] != 0)
+				return;
+			a64 /= p10[-k];
+			out->units = neg ? -a64 : a64;
+			out->fits = true;
+			return;
+		}
+		if (k >= 0 && k <= 2)
+		{
+			static const int64 p10[3] = {1, 10, 100};
+
+			/* < 10^18: fits */
+			a64 *= p10[k];
+			out->units = neg ? -a64 : a64;
+			out->fits = true;
+			return;
 		}
 		acc = a64;
 	}
@@ -182,7 +229,6 @@ money_read(Datum d, const char *argname, MoneyValue *out)
 
 	/* acc = value * 10000^(ndigits - 1 - weight); want value * 10^dscale */
 	pow10_init();
-	k = dscale - NUM_DEC_DIGITS * (ndigits - 1 - weight);
 	if (k > 0)
 	{
 		if (k > MONEY_MAX_SCALE || __builtin_mul_overflow(acc, pow10_tab[k], &acc))
@@ -190,7 +236,6 @@ money_read(Datum d, const char *argname, MoneyValue *out)
 	}
 	else if (k < 0)
 	{
-		/* digits beyond dscale are always zero in a stored numeric */
 		if (-k > MONEY_MAX_SCALE || acc % pow10_tab[-k] != 0)
 			return;
 		acc /= pow10_tab[-k];
@@ -307,9 +352,9 @@ units_accumulate(MoneySum *s, int128 x, int32 xscale, Numeric *spill_x)
 	return addend;
 }
 
-/* sum += v; see money.h. */
+/* sum += v, the general case (money_add in money.h is the fast path). */
 Numeric
-money_add(MoneySum *s, const MoneyValue *v)
+money_add_slow(MoneySum *s, const MoneyValue *v)
 {
 	Numeric		addend = NULL;
 	Numeric		spill_x = NULL;

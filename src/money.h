@@ -54,7 +54,10 @@ extern void money_sum_init(MoneySum *sum);
  * Read a numeric Datum without copying it; NaN and +-Infinity raise 22023
  * naming argname.
  */
-extern void money_read(Datum d, const char *argname, MoneyValue *out);
+extern void money_read_slow(Datum d, const char *argname, MoneyValue *out);
+
+/* Only refuse NaN and +-Infinity (for amounts no sum needs). */
+extern void money_check_slow(Datum d, const char *argname);
 
 /* Exact product a x b (scale = a.scale + b.scale, like numeric_mul). */
 extern void money_mul(const MoneyValue *a, const MoneyValue *b, MoneyValue *out);
@@ -63,7 +66,7 @@ extern void money_mul(const MoneyValue *a, const MoneyValue *b, MoneyValue *out)
  * sum += v.  Returns NULL on the fast path, else a Numeric the caller must
  * add to this sum's spill.
  */
-extern Numeric money_add(MoneySum *sum, const MoneyValue *v);
+extern Numeric money_add_slow(MoneySum *sum, const MoneyValue *v);
 
 /*
  * sum -= v (inverse transition).  Sets *ok = false when the result's scale
@@ -89,5 +92,115 @@ extern Numeric money_units_to_numeric(int128 units, int32 scale, int32 dscale);
 extern Numeric money_numeric_add(Numeric a, Numeric b);
 extern bool money_numeric_is_zero(Numeric n);
 extern int32 money_numeric_dscale(Numeric n);
+
+/*
+ * Inline fast paths, for the per-row calls of transition functions.
+ *
+ * money_read: a short-header numeric (what a table column of everyday
+ * amounts holds) with at most four base-10000 digits and a scale the digits
+ * reach is converted here; anything else goes to money_read_slow, which
+ * also raises the NaN/Infinity error.  Layout per numeric.c's on-disk
+ * format (stable across versions).
+ */
+static inline void
+money_read(Datum d, const char *argname, MoneyValue *out)
+{
+	const struct varlena *p = (const struct varlena *) DatumGetPointer(d);
+
+	if (VARATT_IS_1B(p) && !VARATT_IS_1B_E(p))
+	{
+		const char *data = VARDATA_1B(p);
+		int			len = VARSIZE_1B(p) - VARHDRSZ_SHORT;
+		uint16		h;
+
+		if (len >= (int) sizeof(uint16))
+		{
+			memcpy(&h, data, sizeof(uint16));
+			/* short format: 10 in the top two bits */
+			if ((h & 0xC000) == 0x8000)
+			{
+				int			ndigits = (len - (int) sizeof(uint16)) / (int) sizeof(int16);
+				int			dscale = (h & 0x1F80) >> 7;
+				int			weight = (h & 0x003F) | ((h & 0x0040) ? ~0x003F : 0);
+				int			k = dscale - 4 * (ndigits - 1 - weight);
+
+				if (ndigits >= 1 && ndigits <= 4 && k >= -3 && k <= 2)
+				{
+					int64		a = 0;
+
+					for (int i = 0; i < ndigits; i++)
+					{
+						int16		dig;
+
+						memcpy(&dig, data + sizeof(uint16) + i * sizeof(int16), sizeof(int16));
+						a = a * 10000 + dig;
+					}
+					/* constant divisors: digits beyond dscale are zero */
+					switch (k)
+					{
+						case -3:
+							a /= 1000;
+							break;
+						case -2:
+							a /= 100;
+							break;
+						case -1:
+							a /= 10;
+							break;
+						case 1:
+							a *= 10;
+							break;
+						case 2:
+							a *= 100;
+							break;
+						default:
+							break;
+					}
+					out->units = (h & 0x2000) ? -a : a;
+					out->scale = dscale;
+					out->fits = true;
+					out->is_zero = false;
+					out->num = d;
+					return;
+				}
+			}
+		}
+	}
+	money_read_slow(d, argname, out);
+}
+
+/* Refuse NaN and +-Infinity; inline for a short-header numeric. */
+static inline void
+money_check(Datum d, const char *argname)
+{
+	const struct varlena *p = (const struct varlena *) DatumGetPointer(d);
+
+	if (VARATT_IS_1B(p) && !VARATT_IS_1B_E(p) && VARSIZE_1B(p) >= VARHDRSZ_SHORT + sizeof(uint16))
+	{
+		uint16		h;
+
+		memcpy(&h, VARDATA_1B(p), sizeof(uint16));
+		if ((h & 0xC000) != 0xC000)
+			return;
+	}
+	money_check_slow(d, argname);
+}
+
+/* sum += v: inline when v has the sum's scale and nothing overflows. */
+static inline Numeric
+money_add(MoneySum *s, const MoneyValue *v)
+{
+	int128		r;
+
+	if (likely(v->fits && v->scale == s->uscale && v->scale == s->dscale) &&
+		!__builtin_add_overflow(s->units, v->units, &r))
+	{
+		s->units = r;
+		s->count++;
+		s->dscale_count++;
+		return NULL;
+	}
+	return money_add_slow(s, v);
+}
 
 #endif							/* PIPELINE_MONEY_H */

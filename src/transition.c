@@ -90,8 +90,6 @@ transition_rel_init(TransitionRel *tr, TriggerData *trigdata,
 	TupleDesc	tupdesc = RelationGetDescr(rel);
 	MemoryContext oldcxt;
 	const char *column;
-	HeapTuple	tp;
-	Oid			pkoid;
 	int			i;
 
 	oldcxt = MemoryContextSwitchTo(cxt);
@@ -143,6 +141,7 @@ transition_rel_init(TransitionRel *tr, TriggerData *trigdata,
 		int			n = list_length(ancestors);
 		List	   *partattrs = NIL;
 		ListCell   *lc;
+		Oid			pkoid;
 
 		tr->is_partition = true;
 
@@ -191,38 +190,56 @@ transition_rel_init(TransitionRel *tr, TriggerData *trigdata,
 		i = 0;
 		foreach(lc, partattrs)
 			tr->partattrs[i++] = (AttrNumber) lfirst_int(lc);
+
+		/* Primary key columns, in key order: the stash key. */
+		pkoid = compat_RelationGetPrimaryKeyIndex(rel);
+		if (OidIsValid(pkoid))
+		{
+			Relation	idx = index_open(pkoid, AccessShareLock);
+			Form_pg_index index = idx->rd_index;
+
+			tr->nkeys = Min(index->indnkeyatts, TRANSITION_MAX_KEYS);
+			for (i = 0; i < tr->nkeys; i++)
+			{
+				AttrNumber	attno = index->indkey.values[i];
+				Form_pg_attribute att = TupleDescAttr(tupdesc, attno - 1);
+
+				tr->keyattrs[i] = attno;
+				tr->keylen[i] = att->attlen;
+				tr->keybyval[i] = att->attbyval;
+			}
+			index_close(idx, AccessShareLock);
+		}
 	}
 
-	tr->root_name = get_rel_name(tr->root_relid);
-	tr->root_schema = get_namespace_name(get_rel_namespace(tr->root_relid));
+	MemoryContextSwitchTo(oldcxt);
+}
+
+/*
+ * Names and owner of the table the trigger was defined on, looked up only
+ * when needed (an error, or history's first row of the query), so that a
+ * single-row statement pays no catalog lookups for them.
+ */
+void
+transition_rel_root(TransitionRel *tr)
+{
+	MemoryContext oldcxt;
+	HeapTuple	tp;
+	Form_pg_class classform;
+
+	if (tr->root_name != NULL)
+		return;
+	oldcxt = MemoryContextSwitchTo(tr->query_cxt);
 	tp = SearchSysCache1(RELOID, ObjectIdGetDatum(tr->root_relid));
 	if (!HeapTupleIsValid(tp))
 		elog(ERROR, "cache lookup failed for relation %u", tr->root_relid);
-	tr->root_owner = ((Form_pg_class) GETSTRUCT(tp))->relowner;
+	classform = (Form_pg_class) GETSTRUCT(tp);
+	tr->root_owner = classform->relowner;
+	tr->root_schema = get_namespace_name(classform->relnamespace);
+	if (tr->root_schema == NULL)
+		elog(ERROR, "cache lookup failed for namespace %u", classform->relnamespace);
+	tr->root_name = pstrdup(NameStr(classform->relname));
 	ReleaseSysCache(tp);
-	if (tr->root_name == NULL || tr->root_schema == NULL)
-		elog(ERROR, "cache lookup failed for relation %u", tr->root_relid);
-
-	/* Primary key columns, in key order. */
-	pkoid = RelationGetPrimaryKeyIndex(rel);
-	if (OidIsValid(pkoid))
-	{
-		Relation	idx = index_open(pkoid, AccessShareLock);
-		Form_pg_index index = idx->rd_index;
-
-		tr->nkeys = Min(index->indnkeyatts, TRANSITION_MAX_KEYS);
-		for (i = 0; i < tr->nkeys; i++)
-		{
-			AttrNumber	attno = index->indkey.values[i];
-			Form_pg_attribute att = TupleDescAttr(tupdesc, attno - 1);
-
-			tr->keyattrs[i] = attno;
-			tr->keylen[i] = att->attlen;
-			tr->keybyval[i] = att->attbyval;
-		}
-		index_close(idx, AccessShareLock);
-	}
-
 	MemoryContextSwitchTo(oldcxt);
 }
 
@@ -291,8 +308,9 @@ transition_rel_moved_from(const TransitionRel *tr, TupleTableSlot *slot,
 
 /* Attach the table (the root), column and constraint (trigger) fields. */
 static int
-transition_error_fields(const TransitionRel *tr)
+transition_error_fields(TransitionRel *tr)
 {
+	transition_rel_root(tr);
 	err_generic_string(PG_DIAG_SCHEMA_NAME, tr->root_schema);
 	err_generic_string(PG_DIAG_TABLE_NAME, tr->root_name);
 	err_generic_string(PG_DIAG_COLUMN_NAME, tr->column_name);
@@ -302,8 +320,9 @@ transition_error_fields(const TransitionRel *tr)
 
 /* 23502: a row of an attached table always has a stage. */
 static void
-report_null_stage(const TransitionRel *tr)
+report_null_stage(TransitionRel *tr)
 {
+	transition_rel_root(tr);
 	ereport(ERROR,
 			(errcode(ERRCODE_NOT_NULL_VIOLATION),
 			 errmsg("null value in column \"%s\" of relation \"%s\" violates not-null constraint",
@@ -317,7 +336,7 @@ report_null_stage(const TransitionRel *tr)
  * from the row's current stage (or from creation, from_idx == -1).
  */
 static void
-report_illegal(const EnforceCache *ec, const StageType *type,
+report_illegal(EnforceCache *ec, const StageType *type,
 			   const Ruleset *rs, int from_idx, int to_idx)
 {
 	StringInfoData from;
@@ -325,6 +344,7 @@ report_illegal(const EnforceCache *ec, const StageType *type,
 	int			j;
 	int			nallowed = 0;
 
+	transition_rel_root(&ec->rel);
 	initStringInfo(&from);
 	if (from_idx < 0)
 		appendStringInfoString(&from, "(new row)");
@@ -348,9 +368,9 @@ report_illegal(const EnforceCache *ec, const StageType *type,
 			 nallowed > 0 ?
 			 errdetail("Allowed from %s: %s.", from.data, allowed.data) :
 			 errdetail("No transition is allowed from %s.", from.data),
-			 errhint("Table \"%s.%s\" follows ruleset \"%s\" of %s; pipeline.next_stages() lists the stages a row may move to.",
-					 ec->rel.root_schema, ec->rel.root_name, rs->name,
-					 type->qualified_name),
+			 errhint("Table %s follows ruleset \"%s\" of %s; pipeline.next_stages() lists the stages a row may move to.",
+					 quote_qualified_identifier(ec->rel.root_schema, ec->rel.root_name),
+					 rs->name, type->qualified_name),
 			 transition_error_fields(&ec->rel)));
 }
 
@@ -497,10 +517,13 @@ pipeline_enforce_transition(PG_FUNCTION_ARGS)
 			StringInfoData buf;
 
 			if (tr->nkeys == 0)
+			{
+				transition_rel_root(tr);
 				ereport(ERROR,
 						(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 						 errmsg("cannot track a row of \"%s\" moving between partitions without a primary key",
 								tr->root_name)));
+			}
 			initStringInfo(&buf);
 			transition_rel_stash_key(tr, newslot, &buf);
 			transition_stash_put(tr->query_cxt, tr->root_relid, buf.data, buf.len,

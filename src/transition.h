@@ -38,6 +38,7 @@ typedef struct TransitionRel
 	 * keyed by it and history is written with its owner's rights.
 	 */
 	Oid			root_relid;
+	/* filled by transition_rel_root(), only when needed */
 	Oid			root_owner;
 	const char *root_schema;
 	const char *root_name;
@@ -60,6 +61,7 @@ typedef struct TransitionRel
 /* transition.c */
 extern void transition_rel_init(TransitionRel *tr, TriggerData *trigdata,
 								MemoryContext cxt, const char *funcname);
+extern void transition_rel_root(TransitionRel *tr);
 extern void transition_rel_stash_key(const TransitionRel *tr, TupleTableSlot *slot,
 									 StringInfo buf);
 extern bool transition_rel_moved_from(const TransitionRel *tr, TupleTableSlot *slot,

@@ -73,6 +73,38 @@ matrix_tarball() {
 	echo "$MATRIX_CACHE/$(matrix_suite "$1")-pg$1.$ext"
 }
 
+# matrix_lower V: the unpacked copy of V's cached root, the read-only lower
+# layer of each run's overlay (its tarball's name without .tar.*, + .root).
+matrix_lower() {
+	local t
+	t=$(matrix_tarball "$1")
+	echo "${t%.tar.*}.root"
+}
+
+# matrix_stamp TARBALL: identifies the tarball a lower layer was made from.
+matrix_stamp() {
+	stat -c '%Y %s' "$1"
+}
+
+# matrix_ensure_lower V: make V's lower layer match its tarball, unpacking it
+# when missing or stale.  Caller holds V's lock exclusively.
+matrix_ensure_lower() {
+	local t l
+	t=$(matrix_tarball "$1")
+	l=$(matrix_lower "$1")
+	[ -d "$l" ] && [ "$(cat "$l.stamp" 2>/dev/null)" = "$(matrix_stamp "$t")" ] && return 0
+	rm -f "$l.stamp"
+	rm -rf --one-file-system "$l.new"
+	mkdir -p "$l.new"
+	if ! { matrix_decompress "$t" | tar -C "$l.new" --numeric-owner -xpf -; }; then
+		rm -rf --one-file-system "$l.new"
+		return 1
+	fi
+	matrix_remove "$l" "$l" || return 1
+	mv "$l.new" "$l"
+	matrix_stamp "$t" >"$l.stamp"
+}
+
 # matrix_compress / matrix_decompress: stdin -> stdout by the tarball's suffix.
 matrix_compress() {
 	case "$1" in
@@ -124,10 +156,13 @@ matrix_mounts_under() {
 	awk -v r="$r" '$2 == r || index($2, r "/") == 1 { print $2 }' /proc/mounts | sort -r
 }
 
-# matrix_umount ROOT: undo matrix_mount (lazily if something is still busy).
+# matrix_umount ROOT [keep-root]: undo matrix_mount and the run's overlay
+# (lazily if something is still busy); keep-root leaves ROOT itself mounted.
 matrix_umount() {
-	local m
+	local m r
+	r=$(readlink -f "$1")
 	for m in $(matrix_mounts_under "$1"); do
+		[ "${2:-}" = keep-root ] && [ "$m" = "$r" ] && continue
 		umount "$m" 2>/dev/null || umount -l "$m" 2>/dev/null || true
 	done
 }
@@ -182,39 +217,51 @@ matrix_prepare_root() {
 	fi
 }
 
-# matrix_build_root V TARBALL LOG: debootstrap V's suite, install PostgreSQL
-# V and the build/test tools, and pack the result as TARBALL.
-matrix_build_root() {
-	local v=$1 tarball=$2 log=$3 suite mirror work r rc=0
+# matrix_build_steps V ROOT MIRROR: debootstrap V's suite into ROOT and
+# install PostgreSQL V plus the build and test tools.  Every step is checked
+# explicitly: callers run it in a `||` context, where `set -e` does not apply.
+matrix_build_steps() {
+	local v=$1 r=$2 mirror=$3 suite apt_opts
 	suite=$(matrix_suite "$v")
-	mirror=$(matrix_mirror)
+	apt_opts="-y -q --no-install-recommends -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold"
+	debootstrap --variant=minbase "$suite" "$r" "$mirror" || return 1
+	matrix_prepare_root "$r" "$v" || return 1
+	matrix_mount "$r" || return 1
+	matrix_in_root "$r" "apt-get -q -o Acquire::Check-Valid-Until=false update" || return 1
+	# postgresql-common first, so the "no main cluster" setting is in place
+	# before any server package's postinst runs.
+	matrix_in_root "$r" "apt-get install $apt_opts postgresql-common" || return 1
+	matrix_prepare_root "$r" "$v" || return 1
+	matrix_in_root "$r" "apt-get install $apt_opts postgresql-$v postgresql-server-dev-$v \
+		make gcc libc6-dev git ca-certificates iproute2 procps \
+		python3 python3-psycopg2 python3-sqlalchemy" || return 1
+	matrix_in_root "$r" "apt-get clean; rm -rf /var/lib/apt/lists/*" || return 1
+	test -x "$r/usr/lib/postgresql/$v/bin/postgres" || return 1
+	test -x "$r/usr/lib/postgresql/$v/bin/pg_config" || return 1
+}
+
+# matrix_build_root V TARBALL LOG: build V's root (matrix_build_steps, output
+# in LOG) and pack it as TARBALL; the build directory is always removed.
+matrix_build_root() {
+	local v=$1 tarball=$2 log=$3 mirror work r rc=0
+	mirror=$(matrix_mirror) || return 1
 	mkdir -p "$MATRIX_CACHE"
 	work=$(mktemp -d "$MATRIX_TMP/pipeline-matrix-build.XXXXXX")
 	r=$work/root
-	echo "test-matrix: building $suite root for PostgreSQL $v from $mirror (log: $log)" >&2
-	(
-		set -euo pipefail
-		trap 'matrix_kill_inside "$r"; matrix_umount "$r"' EXIT
-		debootstrap --variant=minbase "$suite" "$r" "$mirror"
-		matrix_prepare_root "$r" "$v"
-		matrix_mount "$r"
-		apt_opts="-y -q --no-install-recommends -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold"
-		matrix_in_root "$r" "apt-get -q -o Acquire::Check-Valid-Until=false update"
-		# postgresql-common first, so the "no main cluster" setting is in
-		# place before any server package's postinst runs.
-		matrix_in_root "$r" "apt-get install $apt_opts postgresql-common"
-		matrix_prepare_root "$r" "$v"
-		matrix_in_root "$r" "apt-get install $apt_opts postgresql-$v postgresql-server-dev-$v \
-			make gcc libc6-dev git ca-certificates iproute2 procps \
-			python3 python3-psycopg2 python3-sqlalchemy"
-		matrix_in_root "$r" "apt-get clean; rm -rf /var/lib/apt/lists/*"
-		test -x "$r/usr/lib/postgresql/$v/bin/postgres"
-		test -x "$r/usr/lib/postgresql/$v/bin/pg_config"
-	) >"$log" 2>&1 || rc=$?
+	echo "test-matrix: building $(matrix_suite "$v") root for PostgreSQL $v from $mirror (log: $log)" >&2
+	matrix_build_steps "$v" "$r" "$mirror" >"$log" 2>&1 || rc=1
+	matrix_kill_inside "$r"
+	matrix_umount "$r"
 	if [ $rc -eq 0 ]; then
-		tar -C "$r" --numeric-owner --one-file-system -cf - . | matrix_compress "$tarball" >"$tarball.tmp.$$" &&
-			mv -f "$tarball.tmp.$$" "$tarball" || rc=$?
+		{ tar -C "$r" --numeric-owner --one-file-system -cf - . | matrix_compress "$tarball" >"$tarball.tmp.$$"; } &&
+			mv -f "$tarball.tmp.$$" "$tarball" || rc=1
 		rm -f "$tarball.tmp.$$"
+	fi
+	# The fresh root becomes the lower layer as it is (no unpacking).
+	local l
+	l=$(matrix_lower "$v")
+	if [ $rc -eq 0 ] && [ -z "$(matrix_mounts_under "$r")" ] && rm -f "$l.stamp" && matrix_remove "$l" "$l"; then
+		mv "$r" "$l" && matrix_stamp "$tarball" >"$l.stamp"
 	fi
 	matrix_remove "$work" "$r" || true
 	return $rc

@@ -55,8 +55,8 @@ cleanup() {
 	if [ -n "$RUN_DIR" ]; then
 		if [ "${PIPELINE_MATRIX_KEEP:-}" = 1 ] && [ "${KEEP_THIS:-0}" = 1 ]; then
 			matrix_kill_inside "$RUN_ROOT"
-			matrix_umount "$RUN_ROOT"
-			echo "test-matrix: kept $RUN_ROOT" >&2
+			matrix_umount "$RUN_ROOT" keep-root
+			echo "test-matrix: kept $RUN_ROOT (when done: umount $RUN_ROOT if it is an overlay, then rm -rf $RUN_DIR)" >&2
 		else
 			matrix_remove "$RUN_DIR" "$RUN_ROOT" || true
 		fi
@@ -110,19 +110,21 @@ summarize() {
 # run_version V: build/reuse V's root, run `make test` in it; sets STATUS
 # (PASS/FAIL/SKIPPED), DETAIL, TIMING and TAIL (diff excerpt on failure).
 run_version() {
-	local v=$1 tarball log t0 t1 t2 rc=0 how
+	local v=$1 tarball log t0 t1 tu t2 rc=0 how
 	STATUS="" DETAIL="" TAIL="" TIMING=""
 	tarball=$(matrix_tarball "$v")
 	log="$MATRIX_CACHE/logs/pg$v-test.log"
 	t0=$(date +%s)
+	# V's lock: exclusive while the root is (re)built, shared while a run
+	# uses it, so a --rebuild never pulls the lower layer from under a run.
 	exec 9>"$MATRIX_CACHE/.lock-pg$v"
-	flock 9
+	flock -x 9
 	if [ $rebuild = 1 ] || [ ! -s "$tarball" ]; then
 		how="root built"
 		if ! matrix_build_root "$v" "$tarball" "$MATRIX_CACHE/logs/pg$v-root.log"; then
 			flock -u 9
 			local why
-			why=$(grep -E '^(E:|W:|Err|debootstrap:|I: Retrieving Release|.*[Ff]ailed|.*not found)' "$MATRIX_CACHE/logs/pg$v-root.log" | grep -v '^I:' | tail -n 2 | tr '\n' ' ' | cut -c1-240)
+			why=$(grep -E '^(E: |debootstrap: |W: Failure)' "$MATRIX_CACHE/logs/pg$v-root.log" | head -n 1 | cut -c1-200)
 			STATUS=FAIL
 			matrix_best_effort "$v" && STATUS=SKIPPED
 			DETAIL="could not build the $(matrix_suite "$v") root: ${why:-see $MATRIX_CACHE/logs/pg$v-root.log}"
@@ -131,16 +133,26 @@ run_version() {
 	else
 		how="cached root"
 	fi
-	flock -u 9
+	local lower="" overlay=0
+	matrix_ensure_lower "$v" && lower=$(matrix_lower "$v")
+	flock -s 9
 	t1=$(date +%s)
 
+	# The run's root: an overlay on the unpacked cached root (writes go to
+	# RUN_DIR/upper), or, where overlayfs is unavailable, a fresh unpack.
 	RUN_DIR=$(mktemp -d "$MATRIX_TMP/pipeline-matrix-pg$v.XXXXXX")
 	RUN_ROOT=$RUN_DIR/root
-	mkdir -p "$RUN_ROOT"
-	matrix_decompress "$tarball" | tar -C "$RUN_ROOT" --numeric-owner -xpf -
+	mkdir -p "$RUN_ROOT" "$RUN_DIR/upper" "$RUN_DIR/work"
+	if [ -n "$lower" ] && mount -t overlay overlay \
+		-o "lowerdir=$lower,upperdir=$RUN_DIR/upper,workdir=$RUN_DIR/work" "$RUN_ROOT" 2>/dev/null; then
+		overlay=1
+	else
+		matrix_decompress "$tarball" | tar -C "$RUN_ROOT" --numeric-owner -xpf -
+	fi
 	matrix_prepare_root "$RUN_ROOT" "$v"
 	copy_tree "$RUN_ROOT/build/pipeline"
 	matrix_mount "$RUN_ROOT"
+	tu=$(date +%s)
 	echo "test-matrix: PostgreSQL $v: make test in $(matrix_suite "$v") root $RUN_ROOT (log: $log)" >&2
 	# Missing test dependencies are installed with network access first; the
 	# throwaway clusters then run in their own network namespace
@@ -149,7 +161,7 @@ run_version() {
 	MATRIX_ENV="PG_MAJOR=$v WERROR=1 PG_VIRTUALENV_UNSHARE=-n" \
 		timeout --kill-after=30 "${PIPELINE_MATRIX_TIMEOUT:-2400}" \
 		bash -c '. tools/matrix-lib.sh; matrix_in_root "$1" "cd /build/pipeline && tools/install-deps.sh && make test && { [ ! -x test/client/run.sh ] || echo MATRIX-CLIENT-OK; }"' _ "$RUN_ROOT" \
-		2>&1 | tee "$log" | sed -u "s/^/[pg$v] /" || rc=$?
+		9>&- 2>&1 | tee "$log" | sed -u "s/^/[pg$v] /" || rc=$?
 	t2=$(date +%s)
 	if [ $rc -eq 0 ]; then
 		STATUS=PASS
@@ -166,9 +178,11 @@ run_version() {
 		KEEP_THIS=1
 	fi
 	DETAIL="$(summarize "$log" "$RUN_ROOT/build/pipeline")"
-	TIMING="$how: $((t1 - t0)) s, make test: $((t2 - t1)) s"
+	[ $overlay = 1 ] && how="$how, overlay" || how="$how, unpacked"
+	TIMING="$how: $((t1 - t0)) s, setup: $((tu - t1)) s, make test: $((t2 - tu)) s"
 	cleanup
 	KEEP_THIS=0
+	flock -u 9
 }
 
 summary=()

@@ -200,7 +200,7 @@ CREATE FUNCTION pipeline._ruleset_users(stage_type regtype, ruleset text) RETURN
 	LANGUAGE sql STABLE
 	SET search_path = pg_catalog, pg_temp
 	AS $$
-		SELECT t.tgrelid::pg_catalog.regclass
+		SELECT DISTINCT t.tgrelid::pg_catalog.regclass
 		  FROM pg_catalog.pg_trigger t
 		  CROSS JOIN LATERAL (SELECT pipeline._trigger_args(t.tgargs) AS args) a
 		  JOIN pg_catalog.pg_attribute att

@@ -265,10 +265,9 @@ SELECT DISTINCT sf.proname, sf.proparallel
  WHERE a.aggtranstype = 'pipeline.count_state'::regtype
  ORDER BY 1;
 
--- Dropping a type's counting aggregates (undefine_stages calls this
--- through pipeline._drop_aggregates).
-SELECT pipeline._drop_aggregates('agg_count_st');
-DELETE FROM pipeline.stage_types WHERE stage_type = 'agg_count_st'::regtype;
+-- undefine_stages drops the type's aggregates (through
+-- pipeline._drop_aggregates and pipeline._drop_count_aggregates).
+SELECT pipeline.undefine_stages('agg_count_st');
 SELECT count(*) AS left_over FROM pg_proc
  WHERE pronamespace = 'pipeline'::regnamespace AND 'agg_count_st'::regtype = ANY (proargtypes);
 

@@ -1,0 +1,95 @@
+#!/bin/bash
+# Benchmark of the amount aggregates (run by `make bench`, inside a
+# throwaway cluster; JIT off).  5,000,000 rows.  Serial: each aggregate
+# against its plain-SQL equivalent and against count(amount) over the same
+# table (the floor: deforming the column), as ratios of median times over
+# interleaved repetitions, all measured in this run.  Then the speed-up of
+# each aggregate with 2 parallel workers over serial.
+set -euo pipefail
+ROWS=${ROWS:-5000000}
+REPS=${REPS:-5}
+PREPS=${PREPS:-3}
+PSQL=(psql -X -q -v ON_ERROR_STOP=1)
+
+"${PSQL[@]}" <<SQL
+SET client_min_messages = warning;
+CREATE EXTENSION IF NOT EXISTS pipeline;
+DROP TABLE IF EXISTS bench_amt;
+SELECT setseed(0.5) \\gset
+CREATE TABLE bench_amt AS
+SELECT (enum_range(NULL::pipeline.stage))[1 + (i % 9)] AS stage,
+	   round((random() * 20000 - 1000)::numeric, 2) AS amount,
+	   round((random() * 5000)::numeric, 2) AS backlog,
+	   round((random() * 5000)::numeric, 2) AS sales,
+	   b AS booked_at,
+	   CASE WHEN i % 3 = 0 THEN NULL ELSE b + (i % 61) * interval '1 day' END AS fulfilled_at
+  FROM (SELECT i, timestamptz '2024-01-01 00:00+00' + (i % 180) * interval '1 day' + (i % 86400) * interval '1 second' AS b
+		  FROM generate_series(1, $ROWS) i) s;
+VACUUM ANALYZE bench_amt;
+SQL
+
+# name|query, in pairs: aggregate, then its plain-SQL equivalent
+P="tstzrange('2024-03-01 00:00+00', '2024-04-01 00:00+00', '[)')"
+L="timestamptz '2024-03-01 00:00+00'"
+U="timestamptz '2024-04-01 00:00+00'"
+declare -a NAMES QUERIES
+add() { NAMES+=("$1"); QUERIES+=("$2"); }
+add floor            "SELECT count(amount) FROM bench_amt"
+add backlog_ratio2   "SELECT pipeline.backlog_ratio(backlog, sales) FROM bench_amt"
+add backlog_ratio2_sql "SELECT sum(backlog) / nullif(sum(sales), 0) FROM bench_amt"
+add backlog_amount   "SELECT pipeline.backlog_amount(amount, booked_at, fulfilled_at, $U) FROM bench_amt"
+add backlog_amount_sql "SELECT coalesce(sum(amount) FILTER (WHERE booked_at < $U AND (fulfilled_at IS NULL OR fulfilled_at >= $U)), 0) FROM bench_amt"
+add backlog_ratio4   "SELECT pipeline.backlog_ratio(amount, booked_at, fulfilled_at, $P) FROM bench_amt"
+add backlog_ratio4_sql "SELECT coalesce(sum(amount) FILTER (WHERE booked_at < $U AND (fulfilled_at IS NULL OR fulfilled_at >= $U)), 0) / nullif(sum(amount) FILTER (WHERE fulfilled_at >= $L AND fulfilled_at < $U), 0) FROM bench_amt"
+add book_to_bill     "SELECT pipeline.book_to_bill(amount, booked_at, fulfilled_at, $P) FROM bench_amt"
+add book_to_bill_sql "SELECT coalesce(sum(amount) FILTER (WHERE booked_at >= $L AND booked_at < $U), 0) / nullif(sum(amount) FILTER (WHERE fulfilled_at >= $L AND fulfilled_at < $U), 0) FROM bench_amt"
+add win_rate_amount  "SELECT pipeline.win_rate(stage, amount) FROM bench_amt"
+add win_rate_amount_sql "SELECT coalesce(sum(amount) FILTER (WHERE stage IN ('closed_won', 'follow_up')), 0) / nullif(sum(amount) FILTER (WHERE stage IN ('closed_won', 'follow_up', 'closed_lost')), 0) FROM bench_amt"
+add weighted_pipeline "SELECT pipeline.weighted_pipeline(stage, amount) FROM bench_amt"
+add weighted_pipeline_sql "SELECT coalesce(sum(amount * CASE stage WHEN 'lead_generation' THEN 0.05 WHEN 'prospecting' THEN 0.10 WHEN 'qualification' THEN 0.20 WHEN 'initial_contact' THEN 0.30 WHEN 'proposal' THEN 0.60 WHEN 'negotiation' THEN 0.80 END), 0) FROM bench_amt"
+
+# run_timed WORKERS REPS INDEX...: interleaved repetitions, "name ms" lines
+run_timed() {
+	local workers=$1 reps=$2; shift 2
+	{
+		echo "SET jit = off; SET max_parallel_workers_per_gather = $workers;"
+		echo '\o /dev/null'
+		# warm-up pass
+		for i in "$@"; do echo "${QUERIES[$i]};"; done
+		echo '\timing on'
+		for ((r = 0; r < reps; r++)); do
+			for i in "$@"; do
+				echo "\\echo @${NAMES[$i]}"
+				echo "${QUERIES[$i]};"
+			done
+		done
+	} | "${PSQL[@]}" | awk '/^@/ { name = substr($0, 2); next } /^Time:/ { print name, $2 }'
+}
+
+median() { sort -n | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+
+all=()
+for ((i = 0; i < ${#NAMES[@]}; i++)); do all+=("$i"); done
+serial=$(run_timed 0 "$REPS" "${all[@]}")
+med() { echo "$1" | awk -v n="$2" '$1 == n { print $2 }' | median; }
+
+floor=$(med "$serial" floor)
+echo "serial, $ROWS rows, median of $REPS interleaved runs, JIT off"
+printf '%-20s %14s %16s %18s\n' aggregate "agg/plain-SQL" "agg/count(col)" "plain-SQL/count"
+for n in backlog_ratio2 backlog_amount backlog_ratio4 book_to_bill win_rate_amount weighted_pipeline; do
+	a=$(med "$serial" "$n"); s=$(med "$serial" "${n}_sql")
+	label=$n
+	case $n in backlog_ratio2) label="backlog_ratio(b,s)";; backlog_ratio4) label="backlog_ratio(per)";; win_rate_amount) label="win_rate(st,amt)";; esac
+	awk -v l="$label" -v a="$a" -v s="$s" -v f="$floor" 'BEGIN { printf "%-20s %14.2f %16.2f %18.2f\n", l, a / s, a / f, s / f }'
+done
+
+echo "parallel speed-up (serial time / time with 2 workers), median of $PREPS interleaved runs"
+agg_idx=(1 3 5 7 9 11)
+s0=$(run_timed 0 "$PREPS" "${agg_idx[@]}")
+s2=$(run_timed 2 "$PREPS" "${agg_idx[@]}")
+for i in "${agg_idx[@]}"; do
+	n=${NAMES[$i]}
+	a=$(med "$s0" "$n"); b=$(med "$s2" "$n")
+	awk -v l="$n" -v a="$a" -v b="$b" 'BEGIN { printf "%-20s %8.2fx\n", l, a / b }'
+done
+"${PSQL[@]}" -c "DROP TABLE bench_amt"

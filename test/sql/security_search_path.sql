@@ -8,6 +8,7 @@ SET client_min_messages = warning;
 CREATE EXTENSION IF NOT EXISTS pipeline;
 RESET client_min_messages;
 \set SHOW_CONTEXT never
+\set VERBOSITY terse
 
 CREATE ROLE sec_attacker;
 CREATE ROLE sec_owner;

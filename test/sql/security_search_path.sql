@@ -342,6 +342,18 @@ SELECT p.oid::regprocedure AS definer_function,
        has_function_privilege('public', p.oid, 'EXECUTE') AS public_can_execute
   FROM pg_proc p WHERE p.pronamespace = 'pipeline'::regnamespace AND p.prosecdef ORDER BY p.oid::regprocedure::text;
 
+-- A hand-made history trigger naming its history table without a schema is
+-- refused: the name would be resolved through the writer's search_path and
+-- the row written (with the table owner's rights) wherever it points.
+CREATE TABLE public.sec_hand (id int PRIMARY KEY, stage pipeline.stage NOT NULL);
+CREATE TABLE public.sec_hand_history (id int, from_stage pipeline.stage, to_stage pipeline.stage,
+                                      changed_at timestamptz, changed_by name, seq bigint GENERATED ALWAYS AS IDENTITY);
+CREATE TRIGGER hand AFTER INSERT ON public.sec_hand FOR EACH ROW
+	EXECUTE FUNCTION pipeline.record_transition('stage', 'sec_hand_history');
+INSERT INTO public.sec_hand VALUES (1, 'lead_generation');
+\echo SQLSTATE :SQLSTATE
+DROP TABLE public.sec_hand, public.sec_hand_history;
+
 -- ---------------------------------------------------------------------------
 -- attach never resolves operators through the search_path: it compares and
 -- sorts key columns with the primary key's own btree operators, so a key

@@ -153,6 +153,35 @@ RESET session_replication_role;
 SELECT id, stage FROM public.priv_deals ORDER BY id;
 SELECT count(*) AS history_rows_for_2 FROM public.priv_deals_stage_history WHERE id = 2;
 
+-- A table whose readers were granted before attach: they read its history
+-- and every view attach made for it (the grants are copied), and still
+-- cannot write the history.
+CREATE TABLE public.priv_open (id int PRIMARY KEY, stage pipeline.stage NOT NULL, amount numeric);
+GRANT SELECT, INSERT, UPDATE ON public.priv_open TO priv_reader;
+SELECT pipeline.attach('public.priv_open');
+SET ROLE priv_reader;
+INSERT INTO public.priv_open VALUES (1, 'lead_generation', 5);
+UPDATE public.priv_open SET stage = 'prospecting';
+SELECT id, from_stage, to_stage, changed_by FROM public.priv_open_stage_history ORDER BY seq;
+DO $$
+DECLARE
+	v regclass;
+	n bigint;
+BEGIN
+	FOR v IN SELECT c.oid FROM pg_class c
+			  WHERE c.relkind = 'v' AND c.relnamespace = 'public'::regnamespace AND c.relname LIKE 'priv\_open\_%' LOOP
+		EXECUTE format('SELECT count(*) FROM %s', v) INTO n;	-- 42501 would end the test here
+	END LOOP;
+	RAISE NOTICE 'the reader reads every view attach made';
+END
+$$;
+DELETE FROM public.priv_open_stage_history;
+\echo SQLSTATE :SQLSTATE
+RESET ROLE;
+SET client_min_messages = warning;
+DROP TABLE public.priv_open, public.priv_open_stage_history CASCADE;
+RESET client_min_messages;
+
 -- clean up
 SELECT pipeline.detach('public.priv_deals');
 DROP TABLE public.priv_deals, public.priv_deals_stage_history;

@@ -70,6 +70,13 @@ CREATE TYPE priv_own.mine AS ENUM ('a', 'b');
 SELECT pipeline.define_stages('priv_own.mine', '{b}', NULL);
 \echo SQLSTATE :SQLSTATE
 
+-- the internal helpers run with its rights: they cannot drop or replace the
+-- per-type aggregates either
+SELECT pipeline._drop_aggregates('pipeline.stage');
+\echo SQLSTATE :SQLSTATE
+SELECT pipeline._declare_aggregates('public.priv_stage');
+\echo SQLSTATE :SQLSTATE
+
 -- cannot detach, re-attach or disable the pipeline of a table it does not own
 SELECT pipeline.detach('public.priv_deals');
 \echo SQLSTATE :SQLSTATE

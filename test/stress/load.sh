@@ -1,6 +1,6 @@
 #!/bin/bash
-# Load and faults (make stress; a short version runs in make test with
-# LOAD_SECONDS=10 LOAD_CLIENTS=4).  Starts its own throwaway cluster (loopback
+# Load and faults (make stress; a short version, ~45 s, fits make test:
+# LOAD_SECONDS=8 LOAD_CLIENTS=4 LOAD_TPS_SECONDS=2 LOAD_CRASH_SECONDS=6).  Starts its own throwaway cluster (loopback
 # only: listen_addresses=127.0.0.1, trust for local connections), installs
 # the extension there and drives it with pgbench:
 #   1. TPS of the same workload with and without the pipeline triggers;

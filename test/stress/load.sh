@@ -1,8 +1,10 @@
 #!/bin/bash
 # Load and faults (make stress; a short version, ~45 s, fits make test:
-# LOAD_SECONDS=8 LOAD_CLIENTS=4 LOAD_TPS_SECONDS=2 LOAD_CRASH_SECONDS=6).  Starts its own throwaway cluster (loopback
-# only: listen_addresses=127.0.0.1, trust for local connections), installs
-# the extension there and drives it with pgbench:
+# LOAD_SECONDS=8 LOAD_CLIENTS=4 LOAD_TPS_SECONDS=2 LOAD_CRASH_SECONDS=6).
+# Starts its own throwaway cluster from PG_CONFIG's binaries (loopback only:
+# listen_addresses=127.0.0.1, trust for local connections), creates the
+# extension (already installed, e.g. by tools/run-stress.sh) and drives it
+# with pgbench:
 #   1. TPS of the same workload with and without the pipeline triggers;
 #   2. LOAD_CLIENTS clients making legal and illegal transitions on
 #      LOAD_ROWS shared rows for LOAD_SECONDS, ~10% of them rolled back by

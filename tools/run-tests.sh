@@ -14,6 +14,8 @@ if [ $status -ne 0 ]; then
 	done
 	exit $status
 fi
-if [ -x test/client/run.sh ]; then
-	in_cluster test/client/run.sh
-fi
+# Client tests (psycopg2, SQLAlchemy), dump and restore, a short load with
+# a crash in the middle: each prints its own "N passed, N failed" line.
+in_cluster test/client/run.sh
+in_cluster test/dump/run.sh
+LOAD_SECONDS=8 LOAD_CLIENTS=4 LOAD_TPS_SECONDS=2 LOAD_CRASH_SECONDS=6 test/stress/load.sh

@@ -122,7 +122,7 @@ amount_state_get_arg(FunctionCallInfo fcinfo, int argno)
  * read-only then).
  */
 AmountState *
-amount_state_for_update(FunctionCallInfo fcinfo, int argno, AmountKind kind)
+amount_state_for_update_slow(FunctionCallInfo fcinfo, int argno, AmountKind kind)
 {
 	AmountState *st;
 
@@ -312,7 +312,7 @@ typedef struct StateParts
 	const char *value[2];
 } StateParts;
 
-/* Raise the "malformed state" error. */
+/* Raise the "malformed state" error (does not return). */
 pg_noreturn static void
 bad_state(const char *input, const char *why)
 {
@@ -577,6 +577,7 @@ parse_kind(const char *tok, const char *input)
 		if (strcmp(tok, kind_names[k]) == 0)
 			return k;
 	bad_state(input, "Unknown aggregate kind.");
+	return 0;					/* not reached */
 }
 
 /* Refuse a format version this build does not read. */
@@ -702,7 +703,7 @@ pipeline_amount_combine(PG_FUNCTION_ARGS)
 	other = amount_state_get_arg(fcinfo, 1);
 	if (PG_ARGISNULL(0))
 		PG_RETURN_POINTER(other);	/* the executor copies it */
-	st = amount_state_for_update(fcinfo, 0, ((AmountState *) PG_DETOAST_DATUM(PG_GETARG_DATUM(0)))->kind);
+	st = amount_state_for_update_slow(fcinfo, 0, amount_state_get_arg(fcinfo, 0)->kind);
 	if (st->kind != other->kind)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),

@@ -17,19 +17,26 @@
  */
 #include "compat.h"
 
+#include "access/genam.h"
 #include "access/htup_details.h"
 #include "access/table.h"
+#include "catalog/indexing.h"
 #include "catalog/namespace.h"
+#include "catalog/pg_index.h"
+#include "commands/sequence.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "miscadmin.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
+#include "utils/fmgrprotos.h"
+#include "utils/timestamp.h"
 #include "utils/hsearch.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
 #include "utils/regproc.h"
+#include "utils/varlena.h"
 
 #include "stage_meta.h"
 #include "transition.h"
@@ -59,9 +66,30 @@ typedef struct RecordCache
 	HistoryPlan *plan;
 	Oid			user_cached;
 	NameData	user_name;
+
+	/*
+	 * Direct path: when the history table is exactly what attach creates
+	 * (plain table, no triggers, RLS, CHECKs, extra columns, expression or
+	 * partial or exclusion or deferred indexes), rows are formed here and
+	 * inserted with heap and index inserts, as catalog rows are, instead of
+	 * running an executor per row.  Otherwise the saved SPI plan is used.
+	 */
+	bool		direct;
+	int			hnatts;
+	AttrNumber	hkeyattrs[TRANSITION_MAX_KEYS];	/* key columns in the history table */
+	AttrNumber	hfrom;
+	AttrNumber	hto;
+	AttrNumber	hchanged_at;
+	AttrNumber	hchanged_by;
+	AttrNumber	hseq;
+	Oid			seq_relid;		/* the identity sequence of seq */
+	Datum	   *hvalues;
+	bool	   *hnulls;
 } RecordCache;
 
 static HTAB *history_plans = NULL;
+
+static void history_check_direct(RecordCache *rc, Relation hist, MemoryContext cxt);
 
 /* Fixed columns of a history table; the others are the target's key. */
 static bool
@@ -150,7 +178,19 @@ record_cache_init(RecordCache *rc, TriggerData *trigdata, MemoryContext cxt)
 	transition_rel_init(&rc->rel, trigdata, cxt, "pipeline.record_transition");
 	transition_rel_root(&rc->rel);
 
+	/*
+	 * The history table is written with the table owner's rights: never
+	 * resolve its name through the writer's search_path, which could point
+	 * the insert (and the triggers of the table it lands in) elsewhere.
+	 * attach() always writes a schema-qualified name.
+	 */
 	names = compat_stringToQualifiedNameList(histname);
+	if (list_length(names) < 2)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("history table \"%s\" of trigger \"%s\" on table \"%s\" is not schema-qualified",
+						histname, trigger->tgname, RelationGetRelationName(rel)),
+				 errhint("Run pipeline.attach() again: it names the history table with its schema.")));
 	rc->hist_relid = RangeVarGetRelid(makeRangeVarFromNameList(names), NoLock, true);
 	if (!OidIsValid(rc->hist_relid))
 		ereport(ERROR,
@@ -181,13 +221,28 @@ record_cache_init(RecordCache *rc, TriggerData *trigdata, MemoryContext cxt)
 								name, histname, format_type_be(att->atttypid),
 								format_type_be(rc->rel.stage_type))));
 			if (name[0] == 'f')
+			{
 				seen_from = true;
+				rc->hfrom = att->attnum;
+			}
 			else
+			{
 				seen_to = true;
+				rc->hto = att->attnum;
+			}
 			continue;
 		}
 		if (is_history_column(name))
+		{
+			if (strcmp(name, "changed_at") == 0 && att->atttypid == TIMESTAMPTZOID)
+				rc->hchanged_at = att->attnum;
+			else if (strcmp(name, "changed_by") == 0 && att->atttypid == NAMEOID)
+				rc->hchanged_by = att->attnum;
+			else if (strcmp(name, "seq") == 0 && att->atttypid == INT8OID &&
+					 att->attidentity != '\0')
+				rc->hseq = att->attnum;
 			continue;
+		}
 
 		/* a key column: same name and type in the trigger's relation */
 		for (j = 0; j < reldesc->natts; j++)
@@ -218,6 +273,7 @@ record_cache_init(RecordCache *rc, TriggerData *trigdata, MemoryContext cxt)
 					 errmsg("history table \"%s\" has more than %d key columns",
 							histname, TRANSITION_MAX_KEYS)));
 		rc->keyattrs[rc->nkeys] = relattno;
+		rc->hkeyattrs[rc->nkeys] = att->attnum;
 		argtypes[rc->nkeys] = att->atttypid;
 		rc->nkeys++;
 		appendStringInfo(&cols, "%s, ", quote_identifier(name));
@@ -240,11 +296,108 @@ record_cache_init(RecordCache *rc, TriggerData *trigdata, MemoryContext cxt)
 	argtypes[rc->nkeys + 1] = rc->rel.stage_type;
 	argtypes[rc->nkeys + 2] = NAMEOID;
 	rc->nargs = rc->nkeys + 3;
+	rc->hnatts = hdesc->natts;
+	history_check_direct(rc, hist, cxt);
 	table_close(hist, AccessShareLock);
 
 	rc->plan = history_plan_get(rc->hist_relid, sql.data, rc->nargs, argtypes);
 	pfree(sql.data);
 	pfree(cols.data);
+}
+
+/*
+ * Can rows go into this history table without an executor (see
+ * RecordCache.direct)?  Checks, once per query, that the table is a plain
+ * table with nothing that runs or checks on insert but NOT NULL and plain
+ * unique indexes, and that the owner of the trigger's table may insert into
+ * it -- the executor's permission check, which the direct path skips.
+ */
+static void
+history_check_direct(RecordCache *rc, Relation hist, MemoryContext cxt)
+{
+	TupleDesc	hdesc = RelationGetDescr(hist);
+	List	   *indexes;
+	ListCell   *lc;
+	AclResult	aclresult;
+	Datum		seqname;
+
+	rc->direct = false;
+	aclresult = pg_class_aclcheck(RelationGetRelid(hist), rc->rel.root_owner, ACL_INSERT);
+	if (aclresult != ACLCHECK_OK)
+		aclcheck_error(aclresult, OBJECT_TABLE, RelationGetRelationName(hist));
+
+	if (hist->rd_rel->relkind != RELKIND_RELATION || hist->trigdesc != NULL ||
+		hist->rd_rel->relrowsecurity ||
+		(hdesc->constr != NULL &&
+		 (hdesc->constr->num_check > 0 || hdesc->constr->has_generated_stored)) ||
+		rc->hchanged_at == 0 || rc->hchanged_by == 0 || rc->hseq == 0)
+		return;
+
+	indexes = RelationGetIndexList(hist);
+	foreach(lc, indexes)
+	{
+		Relation	idx = index_open(lfirst_oid(lc), AccessShareLock);
+		bool		plain;
+
+		plain = idx->rd_index->indimmediate && !idx->rd_index->indisexclusion &&
+			heap_attisnull(idx->rd_indextuple, Anum_pg_index_indexprs, NULL) &&
+			heap_attisnull(idx->rd_indextuple, Anum_pg_index_indpred, NULL);
+		index_close(idx, AccessShareLock);
+		if (!plain)
+			return;
+	}
+	list_free(indexes);
+
+	seqname = DirectFunctionCall2(pg_get_serial_sequence,
+								  CStringGetTextDatum(quote_qualified_identifier(
+																				 get_namespace_name(RelationGetNamespace(hist)),
+																				 RelationGetRelationName(hist))),
+								  CStringGetTextDatum("seq"));
+	rc->seq_relid = RangeVarGetRelid(makeRangeVarFromNameList(textToQualifiedNameList(DatumGetTextPP(seqname))),
+									 NoLock, false);
+	rc->hvalues = MemoryContextAlloc(cxt, sizeof(Datum) * rc->hnatts);
+	rc->hnulls = MemoryContextAlloc(cxt, sizeof(bool) * rc->hnatts);
+	rc->direct = true;
+}
+
+/*
+ * Insert one history row directly: form the tuple (seq from the identity
+ * sequence, changed_at = clock_timestamp()) and insert it with its index
+ * entries.  values/nulls are in the SPI plan's parameter order.
+ */
+static void
+history_insert_direct(RecordCache *rc, Datum *values, const char *nulls)
+{
+	Relation	hist;
+	HeapTuple	tup;
+	int			i;
+
+	for (i = 0; i < rc->hnatts; i++)
+	{
+		rc->hvalues[i] = (Datum) 0;
+		rc->hnulls[i] = true;
+	}
+	for (i = 0; i < rc->nkeys; i++)
+	{
+		rc->hvalues[rc->hkeyattrs[i] - 1] = values[i];
+		rc->hnulls[rc->hkeyattrs[i] - 1] = (nulls[i] == 'n');
+	}
+	rc->hvalues[rc->hfrom - 1] = values[rc->nkeys];
+	rc->hnulls[rc->hfrom - 1] = (nulls[rc->nkeys] == 'n');
+	rc->hvalues[rc->hto - 1] = values[rc->nkeys + 1];
+	rc->hnulls[rc->hto - 1] = false;
+	rc->hvalues[rc->hchanged_by - 1] = values[rc->nkeys + 2];
+	rc->hnulls[rc->hchanged_by - 1] = false;
+	rc->hvalues[rc->hchanged_at - 1] = TimestampTzGetDatum(GetCurrentTimestamp());
+	rc->hnulls[rc->hchanged_at - 1] = false;
+	rc->hvalues[rc->hseq - 1] = Int64GetDatum(nextval_internal(rc->seq_relid, false));
+	rc->hnulls[rc->hseq - 1] = false;
+
+	hist = table_open(rc->hist_relid, RowExclusiveLock);
+	tup = heap_form_tuple(RelationGetDescr(hist), rc->hvalues, rc->hnulls);
+	CatalogTupleInsert(hist, tup);
+	heap_freetuple(tup);
+	table_close(hist, NoLock);
 }
 
 /* The trigger-protocol checks of record_transition, with clear errors. */
@@ -360,6 +513,12 @@ pipeline_record_transition(PG_FUNCTION_ARGS)
 	}
 	values[rc->nkeys + 2] = NameGetDatum(&rc->user_name);
 	nulls[rc->nkeys + 2] = ' ';
+
+	if (rc->direct)
+	{
+		history_insert_direct(rc, values, nulls);
+		return PointerGetDatum(NULL);
+	}
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");

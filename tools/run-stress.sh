@@ -17,8 +17,11 @@
 #              plpgsql BEFORE and AFTER ROW triggers (PostgreSQL itself keeps
 #              memory per row for those: the after-trigger queue, and in
 #              the executor for a BEFORE UPDATE row trigger).  STRESS_ROWS (default 10000000) scales the first two.
-#   4. valgrind (only with STRESS_VALGRIND=1) tools/run-valgrind.sh.
-# STRESS_ONLY="fuzz sqlsmith memory" picks parts.  Exits non-zero when a
+#   4. load    every test/stress/*.sh (load and faults: concurrent writers,
+#              kill -9 and immediate shutdown mid-load), each starting its
+#              own throwaway server and printing its own figures.
+#   5. valgrind (only with STRESS_VALGRIND=1) tools/run-valgrind.sh.
+# STRESS_ONLY="fuzz sqlsmith memory load" picks parts.  Exits non-zero when a
 # bound is broken.  PG_CONFIG picks the server (its extension dir receives
 # the build, as in `make test`).
 set -euo pipefail
@@ -29,7 +32,7 @@ FUZZ_CASES=${STRESS_FUZZ_CASES:-300000}
 FUZZ_BINARY=${STRESS_FUZZ_BINARY:-20000}
 SMITH_SECONDS=${STRESS_SQLSMITH_SECONDS:-120}
 ROWS=${STRESS_ROWS:-10000000}
-ONLY=${STRESS_ONLY:-fuzz sqlsmith memory}
+ONLY=${STRESS_ONLY:-fuzz sqlsmith memory load}
 PORT=${STRESS_PORT:-54331}
 # growth allowed between the small and the large run of one workload
 SLACK_KB=${STRESS_SLACK_KB:-16384}
@@ -236,6 +239,15 @@ EOF
 		echo "memory: pipeline triggers add $(( (b - a) - (d - c) )) kB over no-op plpgsql row triggers for 800k more rows: ok"
 	fi
 	echo "memory: crashed backends: $(crashed)"
+fi
+
+# ---------------------------------------------------------------------------
+if [[ " $ONLY " == *" load "* ]]; then
+	for s in test/stress/*.sh; do
+		[ -x "$s" ] || continue
+		echo "== $s"
+		PG_CONFIG="$PG_CONFIG" "$s" || status=1
+	done
 fi
 
 # ---------------------------------------------------------------------------

@@ -34,11 +34,11 @@ $($PG_CONFIG --cc) $($PG_CONFIG --cflags_sl) -O2 -shared \
 	-I"$($PG_CONFIG --includedir-server)" noop_trigger.c -o "$work/noop_trigger.so"
 chmod 755 "$work/noop_trigger.so"
 
-psql -X -q -d postgres -c "DROP DATABASE IF EXISTS $DB" -c "CREATE DATABASE $DB"
+psql -X -q -d postgres -c "SET client_min_messages = warning" -c "DROP DATABASE IF EXISTS $DB" -c "CREATE DATABASE $DB"
 export PGDATABASE=$DB
 PSQL="psql -X -q -v ON_ERROR_STOP=1 -At"
 
-$PSQL <<SQL
+$PSQL >/dev/null <<SQL
 SET client_min_messages = warning;
 CREATE EXTENSION pipeline;
 CREATE FUNCTION bench_noop_trigger() RETURNS trigger

@@ -61,7 +61,7 @@ trap cleanup EXIT
 
 "${RUN_AS[@]}" "$BINDIR/initdb" -D "$DIR/data" -A trust -U postgres >/dev/null
 "${RUN_AS[@]}" "$BINDIR/pg_ctl" -D "$DIR/data" -l "$LOG" -w \
-	-o "-p $PORT -k $DIR -c log_line_prefix='%m [%p] %e ' -c shared_buffers=128MB -c max_parallel_workers_per_gather=2 -c fsync=off -c max_wal_size=4GB" \
+	-o "-p $PORT -k $DIR -c log_line_prefix='%m [%p] %e ' -c log_error_verbosity=verbose -c shared_buffers=128MB -c max_parallel_workers_per_gather=2 -c fsync=off -c max_wal_size=4GB" \
 	start >/dev/null
 echo "stress: $("$BINDIR/postgres" --version), scratch $DIR"
 status=0
@@ -119,9 +119,11 @@ if [[ " $ONLY " == *" sqlsmith "* ]]; then
 		echo "sqlsmith: ${SMITH_SECONDS}s, $runs runs, $queries queries, backends terminated by a signal: $crashes"
 		# internal errors (XX000) and the statements that raised them
 		internal=$(grep -a -c ' XX000 ERROR:' "$LOG" || true)
-		ours=$(awk '/ XX000 ERROR:/ { f = 1; next } f && /STATEMENT:/ { f = 0; if (/pipeline/) n++ } END { print n + 0 }' "$LOG")
-		echo "sqlsmith: internal errors (XX000) in the server log: $internal, in statements naming pipeline: $ours"
-		grep -a -A3 ' XX000 ERROR:' "$LOG" | head -n 24
+		# ours: raised in one of our source files (LOCATION: function, file.c:line)
+		srcs=$(cd src && ls *.c | paste -sd '|')
+		ours=$(awk -v re=" ($srcs):[0-9]+$" '/ XX000 ERROR:/ { f = 1; next } f && /LOCATION:/ { f = 0; if ($0 ~ re) n++ } END { print n + 0 }' "$LOG")
+		echo "sqlsmith: internal errors (XX000) in the server log: $internal, raised in pipeline's C code: $ours"
+		grep -a -A2 ' XX000 ERROR:' "$LOG" | grep -a -v 'STATEMENT' | head -n 24
 		[ "$ours" -eq 0 ] || status=1
 		echo "sqlsmith: most frequent errors of the last run:"
 		grep -a -E '^[0-9]+\s+ERROR:' "$DIR/smith.$((seed - 1)).err" | sort -rn | head -n 8 | sed 's/^/  /' || true
@@ -214,7 +216,7 @@ EOF
 	check_bound "12 aggregates, one group: $small vs $ROWS rows" "$a" "$b" $((ROWS - small))
 
 	hash="$set_plain SET enable_sort = off;"
-	"${PSQL[@]}" -d mem -At -c "SET enable_sort = off; EXPLAIN (COSTS OFF) SELECT grp, pipeline.funnel(stage) FROM agg_rows GROUP BY grp" | head -n 1 | sed 's/^/memory: plan: /'
+	"${PSQL[@]}" -d mem -At -c "$hash EXPLAIN (COSTS OFF) SELECT grp, pipeline.funnel(stage) FROM agg_rows GROUP BY grp" | head -n 1 | sed 's/^/memory: plan: /'
 	a=$(peak_rss "hash 1 row per group" "$hash SELECT count(*) FROM (SELECT grp, $aggs FROM agg_rows WHERE id <= $small GROUP BY grp) AS g;")
 	b=$(peak_rss "hash 10 rows per group" "$hash SELECT count(*) FROM (SELECT grp, $aggs FROM agg_rows GROUP BY grp) AS g;")
 	check_bound "HashAggregate, $small groups: 1 vs 10 rows per group" "$a" "$b" $((ROWS - small))

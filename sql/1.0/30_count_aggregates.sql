@@ -232,7 +232,12 @@ BEGIN
 END
 $fn$;
 
+-- Only for define_stages/undefine_stages, i.e. the roles that may edit the
+-- registrations (superusers and the extension owner, who in a trusted
+-- install does not own these functions).
 REVOKE ALL ON FUNCTION pipeline._declare_count_aggregates(regtype),
 	pipeline._drop_count_aggregates(regtype) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION pipeline._declare_count_aggregates(regtype),
+	pipeline._drop_count_aggregates(regtype) TO @extowner@;
 
 SELECT pipeline._declare_count_aggregates('pipeline.stage');

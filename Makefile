@@ -65,5 +65,8 @@ demo: deps
 bench: deps
 	@tools/run-bench.sh
 
+stress: deps
+	@tools/run-stress.sh
+
 test-matrix:
 	@tools/test-matrix.sh $(VERSIONS)

@@ -56,7 +56,7 @@ win_rate_amount(FunctionCallInfo fcinfo, bool inverse)
 
 	if (!inverse)
 	{
-		st->nrows++;
+		amount_state_add_row(st);
 		if (which < 0)
 			PG_RETURN_POINTER(st);
 		addend = money_add(&st->sums[which], &v);
@@ -124,7 +124,7 @@ weighted_pipeline(FunctionCallInfo fcinfo, bool inverse)
 
 	if (!inverse)
 	{
-		st->nrows++;
+		amount_state_add_row(st);
 		if (!open)
 			PG_RETURN_POINTER(st);
 		addend = money_add(&st->sums[0], &product);

@@ -28,6 +28,13 @@
 
 #include "amount_state.h"
 
+/*
+ * Largest display scale a numeric can carry (NUMERIC_DSCALE_MAX, private to
+ * numeric.c): an exact sum has its inputs' largest scale, which may exceed
+ * NUMERIC_MAX_DISPLAY_SCALE (1000) -- e.g. 1e-16383 -- and must read back.
+ */
+#define AMOUNT_MAX_DSCALE	0x3FFF
+
 PG_FUNCTION_INFO_V1(pipeline_amount_state_in);
 PG_FUNCTION_INFO_V1(pipeline_amount_state_out);
 PG_FUNCTION_INFO_V1(pipeline_amount_state_recv);
@@ -115,7 +122,7 @@ amount_state_get_arg(FunctionCallInfo fcinfo, int argno)
  * read-only then).
  */
 AmountState *
-amount_state_for_update(FunctionCallInfo fcinfo, int argno, AmountKind kind)
+amount_state_for_update_slow(FunctionCallInfo fcinfo, int argno, AmountKind kind)
 {
 	AmountState *st;
 
@@ -305,7 +312,7 @@ typedef struct StateParts
 	const char *value[2];
 } StateParts;
 
-/* Raise the "malformed state" error. */
+/* Raise the "malformed state" error (does not return). */
 pg_noreturn static void
 bad_state(const char *input, const char *why)
 {
@@ -420,7 +427,7 @@ state_from_parts(const StateParts *p, const char *input)
 				bad_state(input, "An empty sum is written 0:-1:0:0.");
 			continue;
 		}
-		if (p->dscale[i] < 0 || p->dscale[i] > NUMERIC_MAX_DISPLAY_SCALE ||
+		if (p->dscale[i] < 0 || p->dscale[i] > AMOUNT_MAX_DSCALE ||
 			p->dscale_count[i] < 1 || p->dscale_count[i] > p->count[i])
 			bad_state(input, "A sum's scale or count at that scale is out of range.");
 		n = DatumGetNumeric(DirectFunctionCall3(numeric_in, CStringGetDatum(p->value[i]),
@@ -570,6 +577,7 @@ parse_kind(const char *tok, const char *input)
 		if (strcmp(tok, kind_names[k]) == 0)
 			return k;
 	bad_state(input, "Unknown aggregate kind.");
+	return 0;					/* not reached */
 }
 
 /* Refuse a format version this build does not read. */
@@ -695,7 +703,7 @@ pipeline_amount_combine(PG_FUNCTION_ARGS)
 	other = amount_state_get_arg(fcinfo, 1);
 	if (PG_ARGISNULL(0))
 		PG_RETURN_POINTER(other);	/* the executor copies it */
-	st = amount_state_for_update(fcinfo, 0, ((AmountState *) PG_DETOAST_DATUM(PG_GETARG_DATUM(0)))->kind);
+	st = amount_state_for_update_slow(fcinfo, 0, amount_state_get_arg(fcinfo, 0)->kind);
 	if (st->kind != other->kind)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),

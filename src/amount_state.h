@@ -22,6 +22,7 @@
 
 #include "fmgr.h"
 #include "datatype/timestamp.h"
+#include "nodes/nodes.h"
 
 #include "money.h"
 
@@ -60,7 +61,26 @@ typedef struct AmountState
 } AmountState;
 
 /* The state to update: arg argno, a fresh one, or a copy outside an aggregate. */
-extern AmountState *amount_state_for_update(FunctionCallInfo fcinfo, int argno, AmountKind kind);
+extern AmountState *amount_state_for_update_slow(FunctionCallInfo fcinfo, int argno, AmountKind kind);
+
+/*
+ * Per row: when called as an aggregate or window aggregate (the test
+ * AggCheckCallContext makes) with a state of ours, update it in place.
+ */
+static inline AmountState *
+amount_state_for_update(FunctionCallInfo fcinfo, int argno, AmountKind kind)
+{
+	if (likely(!PG_ARGISNULL(argno) && fcinfo->context != NULL &&
+			   (IsA(fcinfo->context, AggState) || IsA(fcinfo->context, WindowAggState))))
+	{
+		AmountState *st = (AmountState *) PG_GETARG_POINTER(argno);
+
+		if (likely(st->kind == kind && st->version == AMOUNT_STATE_VERSION &&
+				   !VARATT_IS_EXTENDED(st)))
+			return st;
+	}
+	return amount_state_for_update_slow(fcinfo, argno, kind);
+}
 
 /* Read-only access to a state argument (validated). */
 extern AmountState *amount_state_get_arg(FunctionCallInfo fcinfo, int argno);
@@ -96,5 +116,16 @@ extern Numeric amount_state_sum(const AmountState *st, int i);
 
 /* Name of an aggregate kind, as it appears in the text form. */
 extern const char *amount_kind_name(AmountKind kind);
+
+/* Count one more row (22003 past PG_INT64_MAX, which only a typed state reaches). */
+static inline void
+amount_state_add_row(AmountState *st)
+{
+	if (unlikely(st->nrows == PG_INT64_MAX))
+		ereport(ERROR,
+				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+				 errmsg("too many rows in one group")));
+	st->nrows++;
+}
 
 #endif							/* PIPELINE_AMOUNT_STATE_H */

@@ -47,25 +47,51 @@ PG_FUNCTION_INFO_V1(pipeline_furthest_stage_value);
 #define DENSE_MAP_MAX	4096
 
 /*
- * Per-call-site cache (fn_extra).  Everything is a copy: StageType pointers
- * are only valid until the next stage_meta lookup.
+ * What the per-row path needs of one stage type, in one contiguous block so
+ * that it can be copied with one memcpy:
+ *	Oid sorted_oids[n]; int32 sorted_index[n]; int32 map[map_len];
+ *	uint8 kind[n]; bool reach[n * n]; char name[name_len + 1]
+ */
+typedef struct CountTables
+{
+	Size		size;			/* of the whole block */
+	Oid			type_oid;
+	uint64		generation;		/* stage_meta_generation it was built at */
+	int			nstages;
+	Oid			base_oid;		/* smallest label OID */
+	uint32		map_len;		/* 0 when the OIDs are too spread out */
+	int			name_len;
+	Size		off_sorted_index;
+	Size		off_map;
+	Size		off_kind;
+	Size		off_reach;
+	Size		off_name;
+	/* arrays follow, from offsetof(CountTables, data) */
+	double		data[FLEXIBLE_ARRAY_MEMBER];
+} CountTables;
+
+/*
+ * Per-call-site cache (fn_extra): a private copy of the type's tables and
+ * pointers into it.  Private, because StageType pointers are only valid
+ * until the next stage_meta lookup.
  */
 typedef struct CountCallCache
 {
 	StageCallCache cc;			/* once-per-query invalidation, type memo */
+	CountTables *tables;		/* NULL until the first row */
 	Oid			type_oid;		/* type described below; InvalidOid if none */
 	int			nstages;
-	uint64		loads;			/* times the tables below were (re)built */
-	/* label OID -> stage index: dense when map != NULL ... */
+	uint64		loads;			/* times the tables were (re)loaded */
+	/* label OID -> stage index: dense when map_len > 0 ... */
 	Oid			base_oid;
 	uint32		map_len;
-	int32	   *map;			/* -1 where no label of the type */
+	const int32 *map;			/* -1 where no label of the type */
 	/* ... and a binary search over the sorted label OIDs otherwise */
-	Oid		   *sorted_oids;
-	int32	   *sorted_index;
-	uint8	   *kind;			/* StageKind by stage index */
-	bool	   *reach;			/* reach[at * nstages + target] */
-	char	   *name;			/* schema-qualified type name */
+	const Oid  *sorted_oids;
+	const int32 *sorted_index;
+	const uint8 *kind;			/* StageKind by stage index */
+	const bool *reach;			/* reach[at * nstages + target] */
+	const char *name;			/* schema-qualified type name */
 	int			name_len;
 	void	   *agg_context;	/* fcinfo->context known to be an aggregate */
 } CountCallCache;
@@ -78,6 +104,14 @@ typedef struct ConversionCallCache
 {
 	void	   *agg_context;
 } ConversionCallCache;
+
+/*
+ * The tables of the last type loaded by any call site of this backend.
+ * Citus calls transition functions through a fresh FmgrInfo for every row
+ * (so fn_extra never survives a row); this memo keeps that from rebuilding
+ * the tables each time.  Valid while stage_meta_generation is unchanged.
+ */
+static CountTables *count_tables_memo = NULL;
 
 /*
  * The call site's cache, created on its first call.  Creating it is where
@@ -98,67 +132,121 @@ count_call_cache(FunctionCallInfo fcinfo)
 }
 
 /*
- * Copy what the per-row path needs of a stage type into the call site's
- * cache, replacing what was there (a new label, or another type).
+ * Build the tables of a stage type in TopMemoryContext (they become the
+ * backend-wide memo).
  */
-static void
-count_call_cache_load(FunctionCallInfo fcinfo, CountCallCache *c, const StageType *type)
+static CountTables *
+count_tables_build(const StageType *type)
 {
-	MemoryContext old = MemoryContextSwitchTo(fcinfo->flinfo->fn_mcxt);
 	int			n = type->nstages;
+	int			name_len = strlen(type->qualified_name);
+	uint32		map_len = 0;
+	Size		off;
+	CountTables *t;
+	Oid		   *sorted_oids;
+	int32	   *sorted_index;
+	int32	   *map;
+	uint8	   *kind;
+	bool	   *reach;
 
 	if (n < 1 || n > COUNT_STATE_MAX_STAGES)
 		ereport(ERROR,
 				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
 				 errmsg("stage type %s has %d labels, more than the aggregates support",
 						type->qualified_name, n)));
-	if (c->type_oid != InvalidOid)
-	{
-		if (c->map)
-			pfree(c->map);
-		pfree(c->sorted_oids);
-		pfree(c->sorted_index);
-		pfree(c->kind);
-		pfree(c->reach);
-		pfree(c->name);
-		c->map = NULL;
-		c->map_len = 0;
-	}
-
-	c->type_oid = type->type_oid;
-	c->nstages = n;
-	c->loads++;
-	c->sorted_oids = palloc(sizeof(Oid) * n);
-	c->sorted_index = palloc(sizeof(int32) * n);
-	c->kind = palloc(sizeof(uint8) * n);
-	c->reach = palloc(sizeof(bool) * n * n);
-	for (int i = 0; i < n; i++)
-	{
-		c->sorted_oids[i] = type->sorted_oids[i];
-		c->sorted_index[i] = type->sorted_index[i];
-		c->kind[i] = (uint8) type->stages[i].kind;
-		for (int j = 0; j < n; j++)
-			c->reach[i * n + j] = stage_reached(type, i, j);
-	}
-	c->name_len = strlen(type->qualified_name);
-	if (c->name_len > COUNT_STATE_MAX_NAME)
+	if (name_len > COUNT_STATE_MAX_NAME)
 		ereport(ERROR,
 				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
 				 errmsg("stage type name %s is too long for the aggregates",
 						type->qualified_name)));
-	c->name = pstrdup(type->qualified_name);
+	if (type->sorted_oids[n - 1] - type->sorted_oids[0] < DENSE_MAP_MAX)
+		map_len = type->sorted_oids[n - 1] - type->sorted_oids[0] + 1;
 
-	c->base_oid = c->sorted_oids[0];
-	if (c->sorted_oids[n - 1] - c->base_oid < DENSE_MAP_MAX)
+	/* lay out the arrays after the header */
+	off = MAXALIGN(offsetof(CountTables, data)) + MAXALIGN(sizeof(Oid) * n);
 	{
-		c->map_len = c->sorted_oids[n - 1] - c->base_oid + 1;
-		c->map = palloc(sizeof(int32) * c->map_len);
-		for (uint32 k = 0; k < c->map_len; k++)
-			c->map[k] = -1;
-		for (int i = 0; i < n; i++)
-			c->map[c->sorted_oids[i] - c->base_oid] = c->sorted_index[i];
+		Size		off_sorted_index = off;
+		Size		off_map = off_sorted_index + MAXALIGN(sizeof(int32) * n);
+		Size		off_kind = off_map + MAXALIGN(sizeof(int32) * map_len);
+		Size		off_reach = off_kind + MAXALIGN(n);
+		Size		off_name = off_reach + MAXALIGN((Size) n * n);
+		Size		size = off_name + MAXALIGN(name_len + 1);
+
+		t = MemoryContextAllocZero(TopMemoryContext, size);
+		t->size = size;
+		t->off_sorted_index = off_sorted_index;
+		t->off_map = off_map;
+		t->off_kind = off_kind;
+		t->off_reach = off_reach;
+		t->off_name = off_name;
 	}
-	MemoryContextSwitchTo(old);
+	t->type_oid = type->type_oid;
+	t->generation = stage_meta_generation;
+	t->nstages = n;
+	t->base_oid = type->sorted_oids[0];
+	t->map_len = map_len;
+	t->name_len = name_len;
+
+	sorted_oids = (Oid *) ((char *) t + MAXALIGN(offsetof(CountTables, data)));
+	sorted_index = (int32 *) ((char *) t + t->off_sorted_index);
+	map = (int32 *) ((char *) t + t->off_map);
+	kind = (uint8 *) ((char *) t + t->off_kind);
+	reach = (bool *) ((char *) t + t->off_reach);
+	memcpy((char *) t + t->off_name, type->qualified_name, name_len + 1);
+
+	for (uint32 k = 0; k < map_len; k++)
+		map[k] = -1;
+	for (int i = 0; i < n; i++)
+	{
+		sorted_oids[i] = type->sorted_oids[i];
+		sorted_index[i] = type->sorted_index[i];
+		if (map_len > 0)
+			map[type->sorted_oids[i] - t->base_oid] = type->sorted_index[i];
+		kind[i] = (uint8) type->stages[i].kind;
+		for (int j = 0; j < n; j++)
+			reach[i * n + j] = stage_reached(type, i, j);
+	}
+	return t;
+}
+
+/*
+ * Give the call site its own copy of a stage type's tables (from the
+ * backend-wide memo, rebuilt when stale), replacing what it had: the first
+ * row, a label it had not seen, or a value of another type.
+ */
+static void
+count_call_cache_load(FunctionCallInfo fcinfo, CountCallCache *c, const StageType *type)
+{
+	CountTables *t;
+
+	if (count_tables_memo == NULL ||
+		count_tables_memo->type_oid != type->type_oid ||
+		count_tables_memo->generation != stage_meta_generation)
+	{
+		if (count_tables_memo != NULL)
+			pfree(count_tables_memo);
+		count_tables_memo = NULL;
+		count_tables_memo = count_tables_build(type);
+	}
+
+	t = MemoryContextAlloc(fcinfo->flinfo->fn_mcxt, count_tables_memo->size);
+	memcpy(t, count_tables_memo, count_tables_memo->size);
+	if (c->tables != NULL)
+		pfree(c->tables);
+	c->tables = t;
+
+	c->type_oid = t->type_oid;
+	c->nstages = t->nstages;
+	c->base_oid = t->base_oid;
+	c->map_len = t->map_len;
+	c->sorted_oids = (const Oid *) ((char *) t + MAXALIGN(offsetof(CountTables, data)));
+	c->sorted_index = (const int32 *) ((char *) t + t->off_sorted_index);
+	c->map = (const int32 *) ((char *) t + t->off_map);
+	c->kind = (const uint8 *) ((char *) t + t->off_kind);
+	c->reach = (const bool *) ((char *) t + t->off_reach);
+	c->name = (const char *) t + t->off_name;
+	c->name_len = t->name_len;
+	c->loads++;
 }
 
 /*
@@ -172,7 +260,7 @@ count_stage_index_slow(FunctionCallInfo fcinfo, CountCallCache *c, Oid label)
 	const StageType *type;
 	int			index;
 
-	if (c->type_oid != InvalidOid && c->map == NULL)
+	if (c->type_oid != InvalidOid && c->map_len == 0)
 	{
 		int			lo = 0,
 					hi = c->nstages - 1;
@@ -358,6 +446,21 @@ count_inverse_underflow(void)
 }
 
 /*
+ * Error for a count that left the range 0..PG_INT64_MAX: an inverse
+ * transition removing a row that was never added, or a row added to a
+ * count already at its maximum (only a hand-written state can be there).
+ */
+static pg_noinline void
+count_out_of_range(int64 delta)
+{
+	if (delta < 0)
+		count_inverse_underflow();
+	ereport(ERROR,
+			(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+			 errmsg("pipeline aggregate row count out of range")));
+}
+
+/*
  * conversion_rate(converted boolean): [TRUE rows, rows].
  */
 static pg_attribute_always_inline Datum
@@ -372,8 +475,9 @@ conversion_step(FunctionCallInfo fcinfo, int64 delta)
 	s = count_state_for_update(fcinfo, NULL, COUNT_KIND_CONVERSION);
 	s->counts[0] += delta * converted;
 	s->counts[1] += delta;
-	if (delta < 0 && unlikely(s->counts[0] < 0 || s->counts[0] > s->counts[1]))
-		count_inverse_underflow();
+	if (unlikely((s->counts[0] | s->counts[1]) < 0 ||
+				 (delta < 0 && s->counts[0] > s->counts[1])))
+		count_out_of_range(delta);
 	PG_RETURN_POINTER(s);
 }
 
@@ -422,8 +526,9 @@ conversion_reached_step(FunctionCallInfo fcinfo, int64 delta)
 	s = count_state_for_update(fcinfo, c, COUNT_KIND_REACHED);
 	s->counts[0] += delta * c->reach[at * c->nstages + target];
 	s->counts[1] += delta;
-	if (delta < 0 && unlikely(s->counts[0] < 0 || s->counts[0] > s->counts[1]))
-		count_inverse_underflow();
+	if (unlikely((s->counts[0] | s->counts[1]) < 0 ||
+				 (delta < 0 && s->counts[0] > s->counts[1])))
+		count_out_of_range(delta);
 	PG_RETURN_POINTER(s);
 }
 
@@ -478,8 +583,9 @@ conversion_step_step(FunctionCallInfo fcinfo, int64 delta)
 	{
 		s->counts[0] += delta * c->reach[at * c->nstages + to];
 		s->counts[1] += delta;
-		if (delta < 0 && unlikely(s->counts[0] < 0 || s->counts[0] > s->counts[1]))
-			count_inverse_underflow();
+		if (unlikely((s->counts[0] | s->counts[1]) < 0 ||
+					 (delta < 0 && s->counts[0] > s->counts[1])))
+			count_out_of_range(delta);
 	}
 	PG_RETURN_POINTER(s);
 }
@@ -519,8 +625,9 @@ win_rate_step(FunctionCallInfo fcinfo, int64 delta)
 	s = count_state_for_update(fcinfo, c, COUNT_KIND_WIN);
 	s->counts[0] += delta * (kind == STAGE_KIND_WON);
 	s->counts[1] += delta * (kind != STAGE_KIND_OPEN);
-	if (delta < 0 && unlikely(s->counts[0] < 0 || s->counts[0] > s->counts[1]))
-		count_inverse_underflow();
+	if (unlikely((s->counts[0] | s->counts[1]) < 0 ||
+				 (delta < 0 && s->counts[0] > s->counts[1])))
+		count_out_of_range(delta);
 	PG_RETURN_POINTER(s);
 }
 
@@ -555,8 +662,8 @@ stage_counts_step(FunctionCallInfo fcinfo, int64 delta)
 	index = count_stage_index(fcinfo, c, PG_GETARG_OID(1));
 	s = count_state_for_update(fcinfo, c, COUNT_KIND_STAGES);
 	s->counts[index] += delta;
-	if (delta < 0 && unlikely(s->counts[index] < 0))
-		count_inverse_underflow();
+	if (unlikely(s->counts[index] < 0))
+		count_out_of_range(delta);
 	PG_RETURN_POINTER(s);
 }
 

@@ -178,7 +178,19 @@ record_cache_init(RecordCache *rc, TriggerData *trigdata, MemoryContext cxt)
 	transition_rel_init(&rc->rel, trigdata, cxt, "pipeline.record_transition");
 	transition_rel_root(&rc->rel);
 
+	/*
+	 * The history table is written with the table owner's rights: never
+	 * resolve its name through the writer's search_path, which could point
+	 * the insert (and the triggers of the table it lands in) elsewhere.
+	 * attach() always writes a schema-qualified name.
+	 */
 	names = compat_stringToQualifiedNameList(histname);
+	if (list_length(names) < 2)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("history table \"%s\" of trigger \"%s\" on table \"%s\" is not schema-qualified",
+						histname, trigger->tgname, RelationGetRelationName(rel)),
+				 errhint("Run pipeline.attach() again: it names the history table with its schema.")));
 	rc->hist_relid = RangeVarGetRelid(makeRangeVarFromNameList(names), NoLock, true);
 	if (!OidIsValid(rc->hist_relid))
 		ereport(ERROR,
@@ -256,7 +268,10 @@ record_cache_init(RecordCache *rc, TriggerData *trigdata, MemoryContext cxt)
 					 errmsg("history table \"%s\" has column \"%s\", which table \"%s\" does not have",
 							histname, name, RelationGetRelationName(rel))));
 		if (rc->nkeys >= TRANSITION_MAX_KEYS)
-			elog(ERROR, "too many key columns in history table \"%s\"", histname);
+			ereport(ERROR,
+					(errcode(ERRCODE_TOO_MANY_COLUMNS),
+					 errmsg("history table \"%s\" has more than %d key columns",
+							histname, TRANSITION_MAX_KEYS)));
 		rc->keyattrs[rc->nkeys] = relattno;
 		rc->hkeyattrs[rc->nkeys] = att->attnum;
 		argtypes[rc->nkeys] = att->atttypid;

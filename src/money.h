@@ -96,7 +96,7 @@ extern int32 money_numeric_dscale(Numeric n);
 /*
  * Inline fast paths, for the per-row calls of transition functions.
  *
- * money_read: a short-header numeric (what a table column of everyday
+ * money_read: an uncompressed numeric (what a table column of everyday
  * amounts holds) with at most four base-10000 digits and a scale the digits
  * reach is converted here; anything else goes to money_read_slow, which
  * also raises the NaN/Infinity error.  Layout per numeric.c's on-disk
@@ -106,14 +106,27 @@ static inline void
 money_read(Datum d, const char *argname, MoneyValue *out)
 {
 	const struct varlena *p = (const struct varlena *) DatumGetPointer(d);
+	const char *data = NULL;
+	int			len = 0;
 
-	if (VARATT_IS_1B(p) && !VARATT_IS_1B_E(p))
+	if (VARATT_IS_1B(p))
 	{
-		const char *data = VARDATA_1B(p);
-		int			len = VARSIZE_1B(p) - VARHDRSZ_SHORT;
+		if (!VARATT_IS_1B_E(p))
+		{
+			data = VARDATA_1B(p);
+			len = VARSIZE_1B(p) - VARHDRSZ_SHORT;
+		}
+	}
+	else if (VARATT_IS_4B_U(p))
+	{
+		/* a computed value (expression results have 4-byte headers) */
+		data = VARDATA_4B(p);
+		len = VARSIZE_4B(p) - VARHDRSZ;
+	}
+	{
 		uint16		h;
 
-		if (len >= (int) sizeof(uint16))
+		if (data != NULL && len >= (int) sizeof(uint16))
 		{
 			memcpy(&h, data, sizeof(uint16));
 			/* short format: 10 in the top two bits */

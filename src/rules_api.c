@@ -11,6 +11,7 @@
 
 #include "catalog/pg_type.h"
 #include "funcapi.h"
+#include "mb/pg_wchar.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
@@ -194,6 +195,9 @@ pipeline_trigger_args(PG_FUNCTION_ARGS)
 	{
 		const char *nul = memchr(p, '\0', end - p);
 		int			len = nul ? nul - p : end - p;
+
+		/* any bytea can be passed in: refuse bytes that are not valid text */
+		(void) pg_verifymbstr(p, len, false);
 
 		astate = accumArrayResult(astate,
 								  PointerGetDatum(cstring_to_text_with_len(p, len)),

@@ -8,7 +8,9 @@ DO $$
 DECLARE
 	owner_ok boolean;
 BEGIN
-	SELECT r.rolsuper OR r.oid = (SELECT oid FROM pg_catalog.pg_roles WHERE rolname = $q$@extowner@$q$)
+	-- @extowner@ is the installer's name, quoted as an identifier when it
+	-- needs quotes: regrole input reads it either way.
+	SELECT r.rolsuper OR r.oid = $q$@extowner@$q$::pg_catalog.regrole
 	  INTO owner_ok
 	  FROM pg_catalog.pg_namespace n JOIN pg_catalog.pg_roles r ON r.oid = n.nspowner
 	 WHERE n.nspname = 'pipeline';

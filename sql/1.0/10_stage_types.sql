@@ -357,9 +357,13 @@ GRANT SELECT ON pipeline.stage_catalog TO PUBLIC;
 
 -- Dropping a registered type (DROP TYPE ... CASCADE takes its per-type
 -- aggregates with it) removes its registration, settings and rulesets, so
--- nothing dangles.  SECURITY DEFINER because whoever may drop the type may
--- not write the config tables; it only deletes rows of types that this very
--- statement dropped.
+-- nothing dangles.  Dropping an attached table's stage column (ALTER TABLE
+-- ... DROP COLUMN, or DROP TYPE ... CASCADE of its type) drops the
+-- pipeline triggers that name it: left behind, they would make every write
+-- to the table fail.  The history table stays, like after detach().
+-- SECURITY DEFINER because whoever may drop the type or column may not
+-- write the config tables; it only touches rows of types, and triggers on
+-- columns, that this very statement dropped.
 CREATE FUNCTION pipeline._forget_dropped_types() RETURNS event_trigger
 	LANGUAGE plpgsql
 	SECURITY DEFINER
@@ -367,7 +371,26 @@ CREATE FUNCTION pipeline._forget_dropped_types() RETURNS event_trigger
 	AS $$
 DECLARE
 	dropped oid[];
+	trg record;
 BEGIN
+	FOR trg IN
+		SELECT DISTINCT t.tgname, t.tgrelid::pg_catalog.regclass AS rel
+		  FROM pg_catalog.pg_event_trigger_dropped_objects() d
+		  JOIN pg_catalog.pg_trigger t ON t.tgrelid = d.objid
+		 WHERE d.classid = 'pg_catalog.pg_class'::pg_catalog.regclass
+		   AND d.object_type = 'table column'
+		   AND t.tgparentid = 0
+		   AND t.tgnargs > 0
+		   AND t.tgfoid IN (SELECT p.oid FROM pg_catalog.pg_proc p
+							 WHERE p.pronamespace = 'pipeline'::pg_catalog.regnamespace
+							   AND p.proname IN ('enforce_transition', 'record_transition'))
+		   AND pg_catalog.convert_from(
+				   pg_catalog.substring(t.tgargs, 1, pg_catalog.position(t.tgargs, '\x00'::bytea) - 1),
+				   'UTF8') = d.address_names[3]
+	LOOP
+		EXECUTE pg_catalog.format('DROP TRIGGER %I ON %s', trg.tgname, trg.rel);
+	END LOOP;
+
 	SELECT pg_catalog.array_agg(d.objid) INTO dropped
 	  FROM pg_catalog.pg_event_trigger_dropped_objects() d
 	 WHERE d.classid = 'pg_catalog.pg_type'::pg_catalog.regclass AND d.object_type = 'type';

@@ -253,6 +253,7 @@ CREATE FUNCTION pipeline.attach(target regclass, stage_column name DEFAULT 'stag
 		keydefs text;
 		keylist text;
 		keymatch text;
+		keyorder text;
 		clash name;
 		prefix text;
 		hist_name text;
@@ -339,12 +340,28 @@ CREATE FUNCTION pipeline.attach(target regclass, stage_column name DEFAULT 'stag
 											 WHERE co.oid = a.attcollation)
 									  ELSE '' END), ', ' ORDER BY k.ord),
 			   string_agg(format('%I', a.attname), ', ' ORDER BY k.ord),
-			   string_agg(format('h.%1$I = t.%1$I', a.attname), ' AND ' ORDER BY k.ord)
-		  INTO keycols, keydefs, keylist, keymatch
+			   string_agg(format('h.%1$I OPERATOR(%2$I.%3$s) t.%1$I', a.attname, eqn.nspname, eq.oprname),
+						  ' AND ' ORDER BY k.ord),
+			   string_agg(format('t.%1$I USING OPERATOR(%2$I.%3$s)', a.attname, ltn.nspname, lt.oprname),
+						  ', ' ORDER BY k.ord)
+		  INTO keycols, keydefs, keylist, keymatch, keyorder
 		  FROM pg_catalog.pg_constraint c
 		 CROSS JOIN LATERAL pg_catalog.unnest(c.conkey) WITH ORDINALITY AS k(attnum, ord)
 		  JOIN pg_catalog.pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = k.attnum
 		  JOIN pg_catalog.pg_type t ON t.oid = a.atttypid
+		  -- compare and sort keys with the primary key's own btree operators,
+		  -- named with their schema: a key type whose operators live outside
+		  -- pg_catalog (ltree, citext, ...) works, and no search_path applies
+		  JOIN pg_catalog.pg_index i ON i.indexrelid = c.conindid
+		  JOIN pg_catalog.pg_opclass opc ON opc.oid = i.indclass[k.ord::integer - 1]
+		  JOIN pg_catalog.pg_amop eqa ON eqa.amopfamily = opc.opcfamily AND eqa.amopstrategy = 3
+								   AND eqa.amoplefttype = opc.opcintype AND eqa.amoprighttype = opc.opcintype
+		  JOIN pg_catalog.pg_operator eq ON eq.oid = eqa.amopopr
+		  JOIN pg_catalog.pg_namespace eqn ON eqn.oid = eq.oprnamespace
+		  JOIN pg_catalog.pg_amop lta ON lta.amopfamily = opc.opcfamily AND lta.amopstrategy = 1
+								   AND lta.amoplefttype = opc.opcintype AND lta.amoprighttype = opc.opcintype
+		  JOIN pg_catalog.pg_operator lt ON lt.oid = lta.amopopr
+		  JOIN pg_catalog.pg_namespace ltn ON ltn.oid = lt.oprnamespace
 		 WHERE c.conrelid = target AND c.contype = 'p';
 		IF keycols IS NULL THEN
 			RAISE EXCEPTION 'table % has no primary key', qual
@@ -454,10 +471,10 @@ CREATE FUNCTION pipeline.attach(target regclass, stage_column name DEFAULT 'stag
 		EXECUTE format('INSERT INTO %1$s AS h (%2$s, from_stage, to_stage) '
 					   'SELECT %3$s, NULL, t.%4$I FROM %5$s AS t '
 					   'WHERE t.%4$I IS NOT NULL AND NOT EXISTS (SELECT 1 FROM %1$s AS h WHERE %6$s) '
-					   'ORDER BY %3$s',
+					   'ORDER BY %7$s',
 					   hist_qual, keylist,
 					   (SELECT string_agg(format('t.%I', k), ', ') FROM pg_catalog.unnest(keycols) AS k),
-					   stage_column, qual, keymatch);
+					   stage_column, qual, keymatch, keyorder);
 
 		-- Owned by the table's owner, readable by whoever can read the table.
 		IF (SELECT c.relowner FROM pg_catalog.pg_class c WHERE c.oid = hist_oid) <> rel.relowner THEN

@@ -206,4 +206,9 @@ BEGIN
 END
 $$;
 
+-- Only the extension owner (through define_stages/undefine_stages) and
+-- superusers declare or drop aggregates.
+REVOKE ALL ON FUNCTION pipeline._declare_amount_aggregates(regtype),
+	pipeline._drop_amount_aggregates(regtype) FROM PUBLIC;
+
 SELECT pipeline._declare_amount_aggregates('pipeline.stage');

@@ -172,6 +172,15 @@ SELECT bool_and(agg::text = ref::text) AS all_same, count(*) AS groups
 		 GROUP BY g) t
  WHERE r::text IS NOT DISTINCT FROM ref_r::text;
 
+-- a NULL period or as_of skips the row, like any NULL argument
+SELECT pipeline.book_to_bill(a, b, f, p) AS btb, pipeline.backlog_ratio(a, b, f, p) AS br,
+	   pipeline.backlog_amount(a, b, f, upper(p)) AS backlog
+  FROM (VALUES (1.0, timestamptz '2024-01-05 00:00+00', timestamptz '2024-01-06 00:00+00', NULL::tstzrange),
+			   (2.00, '2024-01-05 00:00+00', NULL, tstzrange('2024-01-01 00:00+00', '2024-02-01 00:00+00', '[)')),
+			   (4, '2024-01-07 00:00+00', '2024-01-08 00:00+00', tstzrange('2024-01-01 00:00+00', '2024-02-01 00:00+00', '[)'))) v(a, b, f, p);
+SELECT pipeline.book_to_bill(a, b, f, p) AS btb, pipeline.backlog_amount(a, b, f, upper(p)) AS backlog
+  FROM (VALUES (1.0, timestamptz '2024-01-05 00:00+00', timestamptz '2024-01-06 00:00+00', NULL::tstzrange)) v(a, b, f, p);
+
 -- errors: NaN and infinities name the argument; bad periods; varying ones
 SELECT pipeline.backlog_ratio(b, s) FROM (VALUES (1, 'NaN'::numeric)) v(b, s);
 SELECT pipeline.backlog_amount(a, now(), NULL, now()) FROM (VALUES ('Infinity'::numeric)) v(a);

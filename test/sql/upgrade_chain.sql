@@ -1,0 +1,195 @@
+-- Install and upgrade: a pre-existing "pipeline" schema owned by another role
+-- is refused (42501); the oldest version installs and ALTER EXTENSION ...
+-- UPDATE walks every step of pg_extension_update_paths() to the default
+-- version with a registered custom type, settings, an edited ruleset and
+-- attached tables (plain and partitioned) present; afterwards everything
+-- reads the same and keeps working, and the pg_extension_config_dump tables
+-- are right.  Today 1.0 is the only version; a sql/pipeline--1.0--1.1.sql is
+-- walked automatically.  Leaves the extension installed at the default version.
+SET client_min_messages = warning;
+CREATE EXTENSION IF NOT EXISTS pipeline;
+RESET client_min_messages;
+\set SHOW_CONTEXT never
+\set VERBOSITY terse
+
+-- the suite cleans up after itself: nothing stops a plain DROP EXTENSION.
+-- DROP EXTENSION leaves the schema it created behind (PostgreSQL never drops
+-- it), empty: drop it too.
+DROP EXTENSION pipeline;
+SELECT count(*) AS objects_left_in_schema_pipeline
+  FROM (SELECT oid FROM pg_class WHERE relnamespace = 'pipeline'::regnamespace
+        UNION ALL SELECT oid FROM pg_proc WHERE pronamespace = 'pipeline'::regnamespace
+        UNION ALL SELECT oid FROM pg_type WHERE typnamespace = 'pipeline'::regnamespace) o;
+DROP SCHEMA pipeline;
+
+-- 1. a squatted schema is refused, whoever installs
+CREATE ROLE upg_squatter;
+CREATE ROLE "Upg Owner";
+DO $$ BEGIN EXECUTE format('GRANT CREATE ON DATABASE %I TO "Upg Owner"', current_database()); END $$;
+CREATE SCHEMA pipeline AUTHORIZATION upg_squatter;
+CREATE EXTENSION pipeline;
+\echo SQLSTATE :SQLSTATE
+SET ROLE "Upg Owner";
+CREATE EXTENSION pipeline;                 -- trusted install by a role whose name needs quotes
+\echo SQLSTATE :SQLSTATE
+RESET ROLE;
+-- its own schema is fine
+ALTER SCHEMA pipeline OWNER TO "Upg Owner";
+SET ROLE "Upg Owner";
+CREATE EXTENSION pipeline;
+SELECT extowner::regrole, extversion FROM pg_extension WHERE extname = 'pipeline';
+DROP EXTENSION pipeline;
+RESET ROLE;
+DROP SCHEMA pipeline;
+DO $$ BEGIN EXECUTE format('REVOKE CREATE ON DATABASE %I FROM "Upg Owner"', current_database()); END $$;
+DROP ROLE upg_squatter;
+DROP ROLE "Upg Owner";
+
+-- 2. the oldest version, with data of every kind
+CREATE EXTENSION pipeline VERSION '1.0';
+SELECT extversion FROM pg_extension WHERE extname = 'pipeline';
+CREATE TYPE upg_stage AS ENUM ('new', 'working', 'won', 'lost');
+SELECT pipeline.define_stages('upg_stage', '{won}', '{lost}', '{0.1,0.5,1,0}');
+SELECT pipeline.set_probability('upg_stage', 'working', 0.6);
+SELECT pipeline.set_rotting_after('upg_stage', 'new', '2 days');
+SELECT pipeline.set_probability('pipeline.stage', 'negotiation', 0.85);
+SELECT pipeline.copy_ruleset('upg_stage', 'strict', 'upg_rules');
+SELECT pipeline.allow_transition('upg_stage', 'upg_rules', 'new', 'won');
+CREATE TABLE upg_deals (id int PRIMARY KEY, stage upg_stage NOT NULL, amount numeric);
+SELECT pipeline.attach('upg_deals', ruleset => 'upg_rules');
+CREATE TABLE upg_parts (region text, id int, stage pipeline.stage NOT NULL, amount numeric,
+                        PRIMARY KEY (region, id)) PARTITION BY LIST (region);
+CREATE TABLE upg_parts_eu PARTITION OF upg_parts FOR VALUES IN ('eu');
+CREATE TABLE upg_parts_us PARTITION OF upg_parts FOR VALUES IN ('us');
+SELECT pipeline.attach('upg_parts');
+INSERT INTO upg_deals VALUES (1, 'new', 10), (2, 'new', 20), (3, 'working', 30);
+UPDATE upg_deals SET stage = 'won' WHERE id = 1;
+UPDATE upg_deals SET stage = 'lost' WHERE id = 3;
+INSERT INTO upg_parts VALUES ('eu', 1, 'lead_generation', 100), ('us', 2, 'prospecting', 200);
+UPDATE upg_parts SET stage = 'prospecting', region = 'us' WHERE id = 1;
+
+CREATE TEMP TABLE upg_before AS
+	SELECT 'catalog' AS what, c::text AS row FROM pipeline.stage_catalog c
+	UNION ALL SELECT 'rules', r::text FROM pipeline.transition_rules r
+	UNION ALL SELECT 'attachments', a::text FROM pipeline.attachments a
+	UNION ALL SELECT 'stage_types', t::text FROM pipeline.stage_types t
+	UNION ALL SELECT 'stage_settings', s::text FROM pipeline.stage_settings s
+	UNION ALL SELECT 'rulesets', r::text FROM pipeline.rulesets r
+	UNION ALL SELECT 'ruleset_edges', e::text FROM pipeline.ruleset_edges e
+	UNION ALL SELECT 'deals_history', h::text FROM upg_deals_stage_history h
+	UNION ALL SELECT 'parts_history', h::text FROM upg_parts_stage_history h
+	UNION ALL SELECT 'aggregates', row(pipeline.win_rate(stage), pipeline.funnel(stage),
+	                                   pipeline.weighted_pipeline(stage, amount), pipeline.furthest_stage(stage))::text
+	            FROM upg_deals
+	UNION ALL SELECT 'part_aggregates', row(pipeline.win_rate(stage), pipeline.funnel(stage),
+	                                        pipeline.weighted_pipeline(stage, amount))::text
+	            FROM upg_parts;
+
+-- 3. every step of the update path, in order
+DO $$
+DECLARE
+	target text := (SELECT default_version FROM pg_available_extensions WHERE name = 'pipeline');
+	path text;
+	step text;
+	n integer := 0;
+BEGIN
+	IF target <> '1.0' THEN
+		SELECT p.path INTO path FROM pg_extension_update_paths('pipeline') p
+		 WHERE p.source = '1.0' AND p.target = target;
+		IF path IS NULL THEN
+			RAISE EXCEPTION 'no update path from 1.0 to %', target;
+		END IF;
+		FOREACH step IN ARRAY (string_to_array(path, '--'))[2:] LOOP
+			EXECUTE format('ALTER EXTENSION pipeline UPDATE TO %L', step);
+			IF (SELECT extversion FROM pg_extension WHERE extname = 'pipeline') <> step THEN
+				RAISE EXCEPTION 'ALTER EXTENSION pipeline UPDATE TO % did not reach it', step;
+			END IF;
+			n := n + 1;
+		END LOOP;
+	END IF;
+	RAISE NOTICE 'update path walked: %', CASE WHEN n > 0 THEN 'yes' ELSE 'nothing to walk' END;
+END
+$$;
+-- every version can be updated to the default one
+SELECT v.version AS version_without_update_path
+  FROM pg_available_extension_versions v
+ WHERE v.name = 'pipeline' AND v.version <> (SELECT default_version FROM pg_available_extensions WHERE name = 'pipeline')
+   AND NOT EXISTS (SELECT 1 FROM pg_extension_update_paths('pipeline') p
+                    WHERE p.source = v.version AND p.path IS NOT NULL
+                      AND p.target = (SELECT default_version FROM pg_available_extensions WHERE name = 'pipeline'));
+SELECT extversion = (SELECT default_version FROM pg_available_extensions WHERE name = 'pipeline') AS at_default_version
+  FROM pg_extension WHERE extname = 'pipeline';
+
+-- 4. everything reads the same
+CREATE TEMP TABLE upg_after AS
+	SELECT 'catalog' AS what, c::text AS row FROM pipeline.stage_catalog c
+	UNION ALL SELECT 'rules', r::text FROM pipeline.transition_rules r
+	UNION ALL SELECT 'attachments', a::text FROM pipeline.attachments a
+	UNION ALL SELECT 'stage_types', t::text FROM pipeline.stage_types t
+	UNION ALL SELECT 'stage_settings', s::text FROM pipeline.stage_settings s
+	UNION ALL SELECT 'rulesets', r::text FROM pipeline.rulesets r
+	UNION ALL SELECT 'ruleset_edges', e::text FROM pipeline.ruleset_edges e
+	UNION ALL SELECT 'deals_history', h::text FROM upg_deals_stage_history h
+	UNION ALL SELECT 'parts_history', h::text FROM upg_parts_stage_history h
+	UNION ALL SELECT 'aggregates', row(pipeline.win_rate(stage), pipeline.funnel(stage),
+	                                   pipeline.weighted_pipeline(stage, amount), pipeline.furthest_stage(stage))::text
+	            FROM upg_deals
+	UNION ALL SELECT 'part_aggregates', row(pipeline.win_rate(stage), pipeline.funnel(stage),
+	                                        pipeline.weighted_pipeline(stage, amount))::text
+	            FROM upg_parts;
+SELECT what, count(*) AS rows FROM upg_before GROUP BY what ORDER BY what;
+SELECT count(*) AS rows_differing
+  FROM ((SELECT * FROM upg_before EXCEPT ALL SELECT * FROM upg_after)
+        UNION ALL (SELECT * FROM upg_after EXCEPT ALL SELECT * FROM upg_before)) d;
+
+-- 5. ... and keeps working: rules, triggers, history, aggregates
+UPDATE upg_deals SET stage = 'won' WHERE id = 2;          -- custom edge new -> won
+UPDATE upg_deals SET stage = 'new' WHERE id = 1;          -- illegal
+\echo SQLSTATE :SQLSTATE
+UPDATE upg_parts SET stage = 'qualification' WHERE id = 1;
+UPDATE upg_parts SET stage = 'closed_won' WHERE id = 2;   -- illegal
+\echo SQLSTATE :SQLSTATE
+CREATE TABLE upg_parts_apac PARTITION OF upg_parts FOR VALUES IN ('apac');
+INSERT INTO upg_parts VALUES ('apac', 3, 'negotiation', 1);   -- illegal creation
+\echo SQLSTATE :SQLSTATE
+SELECT id, from_stage, to_stage FROM upg_deals_stage_history ORDER BY seq;
+SELECT region, id, from_stage, to_stage FROM upg_parts_stage_history ORDER BY seq;
+SELECT pipeline.win_rate(stage), pipeline.funnel(stage), pipeline.weighted_pipeline(stage, amount),
+       pipeline.conversion_rate(stage, 'working'::upg_stage) FROM upg_deals;
+SELECT pipeline.stage_probability('working'::upg_stage), pipeline.stage_probability('negotiation'::pipeline.stage);
+
+-- 6. the config tables are the extension's pg_extension_config_dump tables,
+-- whole (no filter), and members of the extension
+SELECT c::regclass AS config_table, f AS filter
+  FROM pg_extension e, unnest(e.extconfig, e.extcondition) AS u(c, f)
+ WHERE e.extname = 'pipeline' ORDER BY 1::text;
+SELECT c.oid::regclass AS member_table_not_dumped
+  FROM pg_class c JOIN pg_depend d ON d.classid = 'pg_class'::regclass AND d.objid = c.oid AND d.deptype = 'e'
+ WHERE d.refobjid = (SELECT oid FROM pg_extension WHERE extname = 'pipeline')
+   AND c.relkind IN ('r', 'p')
+   AND NOT EXISTS (SELECT 1 FROM pg_extension e WHERE e.extname = 'pipeline' AND c.oid = ANY (e.extconfig));
+-- and every SQL function still pins its search_path
+SELECT p.oid::regprocedure AS unpinned_function
+  FROM pg_proc p JOIN pg_language l ON l.oid = p.prolang
+ WHERE p.pronamespace = 'pipeline'::regnamespace AND l.lanname NOT IN ('c', 'internal') AND p.prokind <> 'a'
+   AND NOT coalesce('search_path=pg_catalog, pg_temp' = ANY (p.proconfig), false);
+
+-- 7. clean up, then a DROP/CREATE cycle leaves nothing behind
+SELECT pipeline.detach('upg_deals');
+SELECT pipeline.detach('upg_parts');
+DROP TABLE upg_deals, upg_deals_stage_history, upg_parts, upg_parts_stage_history;
+SELECT pipeline.drop_ruleset('upg_stage', 'upg_rules');
+SELECT pipeline.undefine_stages('upg_stage');
+DROP TYPE upg_stage;
+DROP EXTENSION pipeline;
+SELECT count(*) AS objects_left_in_schema_pipeline
+  FROM (SELECT oid FROM pg_class WHERE relnamespace = 'pipeline'::regnamespace
+        UNION ALL SELECT oid FROM pg_proc WHERE pronamespace = 'pipeline'::regnamespace
+        UNION ALL SELECT oid FROM pg_type WHERE typnamespace = 'pipeline'::regnamespace) o;
+SELECT count(*) AS leftover_event_triggers FROM pg_event_trigger WHERE evtname LIKE 'pipeline%';
+CREATE EXTENSION pipeline;
+SELECT (SELECT count(*) FROM pipeline.stage_types) AS registrations,
+       (SELECT count(*) FROM pipeline.stage_settings) AS settings,
+       (SELECT count(*) FROM pipeline.rulesets) AS rulesets,
+       (SELECT count(*) FROM pipeline.ruleset_edges) AS edges,
+       pipeline.stage_probability('negotiation'::pipeline.stage) AS default_negotiation;

@@ -1,0 +1,288 @@
+-- History views: semantics checked against answers computed independently
+-- (correlated subqueries and the literal "reached" rule, over
+-- pipeline.stage_catalog) on seeded random histories.  Only mismatch counts
+-- are printed.  The history tables have exactly attach's shape.
+SET client_min_messages = warning;
+CREATE EXTENSION IF NOT EXISTS pipeline;
+RESET client_min_messages;
+
+CREATE SCHEMA regress_vs;
+-- A composite key, an amount column, the built-in type.
+CREATE TABLE regress_vs.deals (region text, id integer, stage pipeline.stage NOT NULL, amount numeric,
+	PRIMARY KEY (region, id));
+CREATE TABLE regress_vs.deals_stage_history (region text NOT NULL, id integer NOT NULL,
+	from_stage pipeline.stage, to_stage pipeline.stage NOT NULL,
+	changed_at timestamptz NOT NULL, changed_by name NOT NULL, seq bigint NOT NULL);
+-- A custom type with a lost stage between open ones, column "status", no amount.
+CREATE TYPE regress_vs.flow AS ENUM ('new', 'trial', 'dropped', 'review', 'paid', 'renewed', 'churned');
+SELECT pipeline.define_stages('regress_vs.flow', won => '{paid,renewed}', lost => '{dropped,churned}');
+CREATE TABLE regress_vs.subs (id bigint PRIMARY KEY, status regress_vs.flow NOT NULL);
+CREATE TABLE regress_vs.subs_status_stage_history (id bigint NOT NULL,
+	from_stage regress_vs.flow, to_stage regress_vs.flow NOT NULL,
+	changed_at timestamptz NOT NULL, changed_by name NOT NULL, seq bigint NOT NULL);
+
+-- Random walks: forward one stage, sometimes skip one, lose at any open
+-- stage, win after the last open stage, sometimes reopen a lost row; ~10% of
+-- rows are deleted afterwards (history kept).  seq follows changed_at across
+-- all rows, so keys interleave.
+CREATE FUNCTION regress_vs.walks(p_type regtype, n integer, seed float8)
+	RETURNS TABLE (k integer, step integer, from_ord integer, to_ord integer, at timestamptz, deleted boolean, amount numeric)
+	LANGUAGE plpgsql AS $$
+DECLARE
+	ords	integer[];
+	kinds	text[];
+	open_o	integer[];
+	won_o	integer[];
+	lost_o	integer[];
+	cur		integer;
+	prev	integer;
+	t		timestamptz;
+	r		float8;
+BEGIN
+	PERFORM setseed(seed);
+	SELECT array_agg(c.ordinal ORDER BY c.ordinal) FILTER (WHERE c.kind = 'open'),
+		   array_agg(c.ordinal ORDER BY c.ordinal) FILTER (WHERE c.kind = 'won'),
+		   array_agg(c.ordinal ORDER BY c.ordinal) FILTER (WHERE c.kind = 'lost')
+	  INTO open_o, won_o, lost_o
+	  FROM pipeline.stage_catalog c WHERE to_regtype(c.stage_type) = p_type;
+	FOR i IN 1 .. n LOOP
+		k := i;
+		deleted := random() < 0.1;
+		amount := CASE WHEN random() < 0.1 THEN NULL ELSE round((random() * 10000)::numeric, 2) END;
+		t := timestamptz '2026-01-01 00:00+00' + random() * interval '60 days';
+		cur := open_o[1 + (random() < 0.4)::integer];
+		step := 1; from_ord := NULL; to_ord := cur; at := t;
+		RETURN NEXT;
+		LOOP
+			r := random();
+			EXIT WHEN r < 0.15;
+			prev := cur;
+			IF cur = ANY (open_o) THEN
+				IF r < 0.35 THEN
+					cur := lost_o[1 + floor(random() * cardinality(lost_o))::integer];
+				ELSIF cur = open_o[cardinality(open_o)] THEN
+					cur := won_o[1];
+				ELSIF r < 0.45 AND array_position(open_o, cur) + 2 <= cardinality(open_o) THEN
+					cur := open_o[array_position(open_o, cur) + 2];
+				ELSE
+					cur := open_o[array_position(open_o, cur) + 1];
+				END IF;
+			ELSIF cur = ANY (won_o) THEN
+				EXIT WHEN cur = won_o[cardinality(won_o)];
+				cur := won_o[array_position(won_o, cur) + 1];
+			ELSE
+				EXIT WHEN r < 0.75;
+				cur := open_o[1 + floor(random() * cardinality(open_o))::integer];
+			END IF;
+			t := t + random() * interval '20 days';
+			step := step + 1; from_ord := prev; to_ord := cur; at := t;
+			RETURN NEXT;
+		END LOOP;
+	END LOOP;
+END
+$$;
+
+CREATE TABLE regress_vs.w1 AS SELECT * FROM regress_vs.walks('pipeline.stage', 600, 0.25);
+CREATE TABLE regress_vs.w2 AS SELECT * FROM regress_vs.walks('regress_vs.flow', 400, -0.5);
+CREATE FUNCTION regress_vs.label(p_type regtype, p_ord integer) RETURNS text
+	LANGUAGE sql STABLE AS $$
+	SELECT c.stage FROM pipeline.stage_catalog c WHERE to_regtype(c.stage_type) = p_type AND c.ordinal = p_ord
+$$;
+
+INSERT INTO regress_vs.deals_stage_history
+SELECT 'r' || (w.k % 3), w.k, regress_vs.label('pipeline.stage', w.from_ord)::pipeline.stage,
+	   regress_vs.label('pipeline.stage', w.to_ord)::pipeline.stage, w.at, current_user,
+	   row_number() OVER (ORDER BY w.at, w.k)
+  FROM regress_vs.w1 w;
+INSERT INTO regress_vs.deals
+SELECT DISTINCT ON (w.k) 'r' || (w.k % 3), w.k, regress_vs.label('pipeline.stage', w.to_ord)::pipeline.stage, w.amount
+  FROM regress_vs.w1 w WHERE NOT w.deleted ORDER BY w.k, w.step DESC;
+INSERT INTO regress_vs.subs_status_stage_history
+SELECT w.k, regress_vs.label('regress_vs.flow', w.from_ord)::regress_vs.flow,
+	   regress_vs.label('regress_vs.flow', w.to_ord)::regress_vs.flow, w.at, current_user,
+	   row_number() OVER (ORDER BY w.at, w.k)
+  FROM regress_vs.w2 w;
+INSERT INTO regress_vs.subs
+SELECT DISTINCT ON (w.k) w.k, regress_vs.label('regress_vs.flow', w.to_ord)::regress_vs.flow
+  FROM regress_vs.w2 w WHERE NOT w.deleted ORDER BY w.k, w.step DESC;
+
+-- attach makes this index; the independent answers below use it.
+CREATE INDEX ON regress_vs.deals_stage_history (region, id, seq);
+CREATE INDEX ON regress_vs.subs_status_stage_history (id, seq);
+ANALYZE regress_vs.deals_stage_history, regress_vs.subs_status_stage_history, regress_vs.deals, regress_vs.subs;
+
+-- The histories are varied enough to test something.
+SELECT count(DISTINCT k) > 500 AS many_rows,
+	   count(*) FILTER (WHERE regress_vs.label('pipeline.stage', to_ord) = 'closed_lost') > 50 AS lost_rows,
+	   count(DISTINCT from_ord) FILTER (WHERE regress_vs.label('pipeline.stage', to_ord) = 'closed_lost') = 6 AS lost_from_every_open_stage,
+	   count(*) FILTER (WHERE to_ord - from_ord = 2) > 10 AS skips,
+	   count(*) FILTER (WHERE regress_vs.label('pipeline.stage', from_ord) = 'closed_lost') > 5 AS reopened,
+	   count(*) FILTER (WHERE regress_vs.label('pipeline.stage', to_ord) = 'follow_up') > 5 AS follow_ups,
+	   count(DISTINCT k) FILTER (WHERE deleted) > 20 AS deleted_rows
+  FROM regress_vs.w1;
+
+SELECT pipeline._create_history_views('regress_vs.deals', 'stage', 'regress_vs.deals_stage_history');
+SELECT pipeline._create_history_views('regress_vs.subs', 'status', 'regress_vs.subs_status_stage_history');
+SELECT pipeline.set_rotting_after('pipeline.stage', 'proposal', '10 days');
+SELECT pipeline.set_rotting_after('pipeline.stage', 'qualification', '200 days');
+SELECT pipeline.set_rotting_after('pipeline.stage', 'closed_won', '1 day');
+SELECT pipeline.set_rotting_after('regress_vs.flow', 'trial', '30 days');
+
+-- A label added after the views were made is a stage of the funnel.
+ALTER TYPE regress_vs.flow ADD VALUE 'pilot' BEFORE 'review';
+-- The metadata, copied once for the independent answers.
+CREATE TABLE regress_vs.cat AS SELECT * FROM pipeline.stage_catalog;
+
+-- Independent answers, as functions of (target, history) written once per
+-- target below; each check prints its mismatch count.
+
+-- Visits: next history row of the same key by seq, found by subquery.
+CREATE VIEW regress_vs.expected_deal_visits AS
+SELECT h.region, h.id, h.to_stage::text AS stage, c.ordinal, h.changed_at AS entered_at,
+	   (SELECT n.changed_at FROM regress_vs.deals_stage_history n
+		 WHERE n.region = h.region AND n.id = h.id AND n.seq > h.seq ORDER BY n.seq LIMIT 1) AS exited_at,
+	   EXISTS (SELECT FROM regress_vs.deals d WHERE d.region = h.region AND d.id = h.id) AS row_exists
+  FROM regress_vs.deals_stage_history h
+  JOIN regress_vs.cat c ON c.stage_type = 'pipeline.stage' AND c.stage = h.to_stage::text;
+
+WITH e AS (
+	SELECT region, id, stage, ordinal, entered_at, exited_at,
+		   CASE WHEN exited_at IS NOT NULL THEN exited_at - entered_at
+				WHEN row_exists THEN now() - entered_at END AS time_in_stage,
+		   exited_at IS NULL AND row_exists AS is_current
+	  FROM regress_vs.expected_deal_visits)
+SELECT count(*) AS visit_mismatches,
+	   count(*) FILTER (WHERE e.id IS NULL) AS extra_in_view,
+	   count(*) FILTER (WHERE v.id IS NULL) AS missing_from_view
+  FROM e FULL JOIN regress_vs.deals_stage_visits v
+	ON (v.region, v.id, v.entered_at, v.stage) = (e.region, e.id, e.entered_at, e.stage)
+ WHERE e.id IS NULL OR v.id IS NULL
+	OR (v.ordinal, v.exited_at, v.time_in_stage, v.is_current)
+	   IS DISTINCT FROM (e.ordinal, e.exited_at, e.time_in_stage, e.is_current);
+SELECT count(*) = (SELECT count(*) FROM regress_vs.deals_stage_history) AS one_visit_per_history_row,
+	   count(*) FILTER (WHERE is_current) = (SELECT count(*) FROM regress_vs.deals) AS one_current_visit_per_row,
+	   count(*) FILTER (WHERE time_in_stage < interval '0') AS negative_times
+  FROM regress_vs.deals_stage_visits;
+
+-- Durations: completed visits grouped by stage.
+WITH e AS (
+	SELECT stage, ordinal, count(*) AS visits, avg(exited_at - entered_at) AS avg_time,
+		   percentile_cont(0.5) WITHIN GROUP (ORDER BY exited_at - entered_at) AS median_time,
+		   percentile_cont(0.9) WITHIN GROUP (ORDER BY exited_at - entered_at) AS p90_time
+	  FROM regress_vs.expected_deal_visits WHERE exited_at IS NOT NULL GROUP BY stage, ordinal)
+SELECT count(*) AS duration_mismatches
+  FROM e FULL JOIN regress_vs.deals_stage_durations d USING (stage)
+ WHERE (e.ordinal, e.visits, e.avg_time, e.median_time, e.p90_time)
+	   IS DISTINCT FROM (d.ordinal, d.visits, d.avg_time, d.median_time, d.p90_time);
+
+-- Rotting: the row's stage equals its latest history row's, which began
+-- longer ago than the stage's threshold (read from pipeline.stage_settings).
+WITH last AS (
+	SELECT h.* FROM regress_vs.deals_stage_history h
+	 WHERE h.seq = (SELECT max(m.seq) FROM regress_vs.deals_stage_history m WHERE m.region = h.region AND m.id = h.id)),
+e AS (
+	SELECT d.region, d.id, d.stage::text AS stage, l.changed_at AS entered_at, now() - l.changed_at AS time_in_stage, s.rotting_after
+	  FROM regress_vs.deals d
+	  JOIN last l ON l.region = d.region AND l.id = d.id AND l.to_stage = d.stage
+	  JOIN pipeline.stage_settings s ON s.stage_type = 'pipeline.stage'::regtype AND s.stage = d.stage::text
+	 WHERE now() - l.changed_at > s.rotting_after)
+SELECT count(*) AS rotting_mismatches, (SELECT count(*) > 10 FROM e) AS some_rotting,
+	   (SELECT count(DISTINCT stage) = 3 FROM e) AS three_rotting_stages
+  FROM e FULL JOIN regress_vs.deals_rotting r USING (region, id)
+ WHERE (e.stage, e.entered_at, e.time_in_stage, e.rotting_after)
+	   IS DISTINCT FROM (r.stage, r.entered_at, r.time_in_stage, r.rotting_after);
+
+-- Funnel: a current row reached stage s when some non-lost stage x of its
+-- history reached s -- DESIGN.md's rule, spelled out with kinds.
+CREATE FUNCTION regress_vs.reached(x_kind text, x_ord integer, s_kind text, s_ord integer) RETURNS boolean
+	LANGUAGE sql IMMUTABLE AS $$
+	SELECT CASE
+		WHEN x_kind = 'lost' THEN false
+		WHEN s_kind = 'open' AND x_kind = 'open' THEN s_ord <= x_ord
+		WHEN s_kind = 'open' AND x_kind = 'won' THEN true
+		WHEN s_kind = 'won' AND x_kind = 'won' THEN s_ord <= x_ord
+		ELSE false END
+$$;
+
+WITH s AS (
+	SELECT c.stage, c.ordinal, c.kind, row_number() OVER (ORDER BY c.ordinal) AS pos
+	  FROM regress_vs.cat c WHERE c.stage_type = 'pipeline.stage' AND c.kind <> 'lost'),
+r AS (
+	SELECT s.stage, s.ordinal, s.pos,
+		   count(d.id) AS reached, coalesce(sum(d.amount), 0) AS reached_amount
+	  FROM s LEFT JOIN regress_vs.deals d
+		ON EXISTS (SELECT FROM regress_vs.deals_stage_history h
+					 JOIN regress_vs.cat x ON x.stage_type = 'pipeline.stage' AND x.stage = h.to_stage::text
+					WHERE h.region = d.region AND h.id = d.id AND regress_vs.reached(x.kind, x.ordinal, s.kind, s.ordinal))
+	 GROUP BY s.stage, s.ordinal, s.pos),
+e AS (
+	SELECT r.stage, r.ordinal, r.reached, r.reached_amount,
+		   CASE WHEN r.pos = 1 OR p.reached = 0 THEN NULL ELSE r.reached::float8 / p.reached END AS conversion_from_previous,
+		   CASE WHEN f.reached = 0 THEN NULL ELSE r.reached::float8 / f.reached END AS conversion_from_first
+	  FROM r LEFT JOIN r p ON p.pos = r.pos - 1 JOIN r f ON f.pos = 1)
+SELECT count(*) AS funnel_mismatches
+  FROM e FULL JOIN regress_vs.deals_funnel v USING (stage)
+ WHERE (e.ordinal, e.reached, e.reached_amount, e.conversion_from_previous, e.conversion_from_first)
+	   IS DISTINCT FROM (v.ordinal, v.reached, v.reached_amount, v.conversion_from_previous, v.conversion_from_first);
+-- Sanity of the funnel itself: non-increasing, first stage = rows with any non-lost history.
+SELECT bool_and(conversion_from_previous <= 1) AS non_increasing,
+	   (SELECT reached FROM regress_vs.deals_funnel WHERE ordinal = 1)
+		 = (SELECT count(*) FROM regress_vs.deals d
+			 WHERE EXISTS (SELECT FROM regress_vs.deals_stage_history h
+							WHERE (h.region, h.id) = (d.region, d.id) AND h.to_stage <> 'closed_lost')) AS first_stage_all_rows
+  FROM regress_vs.deals_funnel;
+
+-- The custom type: column "status", lost stage between open ones, a label
+-- added after attach, no amount column.
+WITH s AS (
+	SELECT c.stage, c.ordinal, c.kind, row_number() OVER (ORDER BY c.ordinal) AS pos
+	  FROM regress_vs.cat c WHERE c.stage_type = 'regress_vs.flow' AND c.kind <> 'lost'),
+r AS (
+	SELECT s.stage, s.ordinal, s.pos, count(d.id) AS reached
+	  FROM s LEFT JOIN regress_vs.subs d
+		ON EXISTS (SELECT FROM regress_vs.subs_status_stage_history h
+					 JOIN regress_vs.cat x ON x.stage_type = 'regress_vs.flow' AND x.stage = h.to_stage::text
+					WHERE h.id = d.id AND regress_vs.reached(x.kind, x.ordinal, s.kind, s.ordinal))
+	 GROUP BY s.stage, s.ordinal, s.pos),
+e AS (
+	SELECT r.stage, r.ordinal, r.reached, NULL::numeric AS reached_amount,
+		   CASE WHEN r.pos = 1 OR p.reached = 0 THEN NULL ELSE r.reached::float8 / p.reached END AS conversion_from_previous,
+		   CASE WHEN f.reached = 0 THEN NULL ELSE r.reached::float8 / f.reached END AS conversion_from_first
+	  FROM r LEFT JOIN r p ON p.pos = r.pos - 1 JOIN r f ON f.pos = 1)
+SELECT count(*) AS funnel_mismatches,
+	   (SELECT array_agg(stage ORDER BY ordinal) FROM regress_vs.subs_status_funnel) AS funnel_stages
+  FROM e FULL JOIN regress_vs.subs_status_funnel v USING (stage)
+ WHERE (e.ordinal, e.reached, e.reached_amount, e.conversion_from_previous, e.conversion_from_first)
+	   IS DISTINCT FROM (v.ordinal, v.reached, v.reached_amount, v.conversion_from_previous, v.conversion_from_first);
+
+WITH e AS (
+	SELECT h.id, h.to_stage::text AS stage, h.changed_at AS entered_at,
+		   (SELECT n.changed_at FROM regress_vs.subs_status_stage_history n
+			 WHERE n.id = h.id AND n.seq > h.seq ORDER BY n.seq LIMIT 1) AS exited_at,
+		   EXISTS (SELECT FROM regress_vs.subs d WHERE d.id = h.id) AS row_exists
+	  FROM regress_vs.subs_status_stage_history h)
+SELECT count(*) AS visit_mismatches
+  FROM e FULL JOIN regress_vs.subs_status_stage_visits v USING (id, entered_at, stage)
+ WHERE e.id IS NULL OR v.id IS NULL
+	OR (v.exited_at, v.is_current) IS DISTINCT FROM (e.exited_at, e.exited_at IS NULL AND e.row_exists);
+
+WITH last AS (
+	SELECT DISTINCT ON (h.id) h.* FROM regress_vs.subs_status_stage_history h ORDER BY h.id, h.seq DESC)
+SELECT count(*) AS rotting_mismatches, (SELECT count(*) > 0 FROM regress_vs.subs_status_rotting) AS some_rotting
+  FROM (SELECT d.id FROM regress_vs.subs d JOIN last l ON l.id = d.id AND l.to_stage = d.status
+		 WHERE d.status = 'trial' AND now() - l.changed_at > interval '30 days') e
+  FULL JOIN regress_vs.subs_status_rotting r USING (id)
+ WHERE e.id IS NULL OR r.id IS NULL;
+
+-- Thresholds are read when the view is queried.
+SELECT pipeline.set_rotting_after('regress_vs.flow', 'trial', NULL);
+SELECT count(*) AS rotting_after_reset FROM regress_vs.subs_status_rotting;
+
+SELECT pipeline._drop_history_views('regress_vs.deals', 'stage');
+SELECT pipeline._drop_history_views('regress_vs.subs', 'status');
+SELECT pipeline.set_rotting_after('pipeline.stage', s, NULL)
+  FROM unnest('{proposal,qualification,closed_won}'::text[]) s;
+SELECT pipeline.undefine_stages('regress_vs.flow');
+SET client_min_messages = warning;
+DROP SCHEMA regress_vs CASCADE;
+RESET client_min_messages;

@@ -89,7 +89,7 @@ SELECT * FROM pipeline.attachments ORDER BY table_name;
 SELECT c.relname, pg_get_userbyid(c.relowner) AS owner,
        ARRAY(SELECT format('%s=%s', a.grantee::regrole, a.privilege_type) FROM aclexplode(c.relacl) a
               WHERE a.grantee <> c.relowner ORDER BY 1) AS grants
-  FROM pg_class c WHERE c.relnamespace = '"Sales Ops"'::regnamespace AND c.relname LIKE 'Deals_%' ORDER BY 1;
+  FROM pg_class c WHERE c.relnamespace = '"Sales Ops"'::regnamespace AND c.relname LIKE 'Deals_%' AND c.relkind <> 'v' ORDER BY 1;
 SELECT a.attname, format_type(a.atttypid, a.atttypmod), a.attnotnull, a.attidentity
   FROM pg_attribute a WHERE a.attrelid = '"Sales Ops"."Deals_Stage_stage_history"'::regclass AND a.attnum > 0
  ORDER BY a.attnum;
@@ -163,7 +163,7 @@ SELECT pipeline.attach('"Sales Ops".pdeals');
 CREATE TABLE "Sales Ops".pdeals_asia PARTITION OF "Sales Ops".pdeals FOR VALUES IN ('asia');
 SELECT c.relname, count(t.oid) AS triggers
   FROM pg_class c LEFT JOIN pg_trigger t ON t.tgrelid = c.oid
- WHERE c.relnamespace = '"Sales Ops"'::regnamespace AND c.relname LIKE 'pdeals%' AND c.relname NOT LIKE '%history%'
+ WHERE c.relnamespace = '"Sales Ops"'::regnamespace AND c.relname LIKE 'pdeals%' AND c.relname NOT LIKE '%history%' AND c.relkind <> 'v'
  GROUP BY c.relname ORDER BY c.relname;
 SELECT * FROM pipeline.attachments WHERE table_name LIKE '%pdeals' ORDER BY table_name;
 -- a move with no stage change: no transition, nothing recorded

@@ -47,5 +47,6 @@ SELECT * FROM public.guc_deals ORDER BY id;
 SELECT id, from_stage, to_stage, changed_by FROM public.guc_deals_stage_history ORDER BY seq;
 
 REVOKE SET ON PARAMETER pipeline.enforce_transitions FROM pipeline_guc_migrator;
+SELECT pipeline.detach('public.guc_deals');
 DROP TABLE public.guc_deals, public.guc_deals_stage_history;
 DROP ROLE pipeline_guc_user, pipeline_guc_migrator;

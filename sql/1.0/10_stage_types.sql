@@ -88,32 +88,22 @@ BEGIN
 END
 $$;
 
--- Per-type aggregates are declared by each aggregate family's fragment
--- (_declare_count_aggregates, _declare_amount_aggregates); these
--- dispatchers are what define_stages/undefine_stages call.
-CREATE FUNCTION pipeline._declare_aggregates(stage_type regtype) RETURNS void
+-- Per-type aggregates are declared and dropped by each aggregate family's
+-- fragment (_declare_count_aggregates, _drop_amount_aggregates, ...); this
+-- dispatcher is what define_stages/undefine_stages call.
+CREATE FUNCTION pipeline._apply_aggregates(stage_type regtype, action text) RETURNS void
 	LANGUAGE plpgsql
 	SET search_path = pg_catalog, pg_temp
 	AS $$
 DECLARE
+	family text;
 	f text;
 BEGIN
-	FOREACH f IN ARRAY ARRAY['pipeline._declare_count_aggregates', 'pipeline._declare_amount_aggregates'] LOOP
-		IF pg_catalog.to_regprocedure(f || '(regtype)') IS NOT NULL THEN
-			EXECUTE pg_catalog.format('SELECT %s($1)', f) USING stage_type;
-		END IF;
-	END LOOP;
-END
-$$;
-
-CREATE FUNCTION pipeline._drop_aggregates(stage_type regtype) RETURNS void
-	LANGUAGE plpgsql
-	SET search_path = pg_catalog, pg_temp
-	AS $$
-DECLARE
-	f text;
-BEGIN
-	FOREACH f IN ARRAY ARRAY['pipeline._drop_count_aggregates', 'pipeline._drop_amount_aggregates'] LOOP
+	IF action NOT IN ('declare', 'drop') THEN
+		RAISE EXCEPTION 'unknown action "%"', action USING ERRCODE = '22023';
+	END IF;
+	FOREACH family IN ARRAY ARRAY['count', 'amount'] LOOP
+		f := pg_catalog.format('pipeline._%s_%s_aggregates', action, family);
 		IF pg_catalog.to_regprocedure(f || '(regtype)') IS NOT NULL THEN
 			EXECUTE pg_catalog.format('SELECT %s($1)', f) USING stage_type;
 		END IF;
@@ -238,7 +228,7 @@ BEGIN
 	DELETE FROM pipeline.stage_settings s
 	 WHERE s.stage_type = define_stages.stage_type AND s.probability IS NULL AND s.rotting_after IS NULL;
 
-	PERFORM pipeline._declare_aggregates(stage_type);
+	PERFORM pipeline._apply_aggregates(stage_type, 'declare');
 END
 $$;
 COMMENT ON FUNCTION pipeline.define_stages(regtype, text[], text[], numeric[], text[]) IS
@@ -284,7 +274,7 @@ BEGIN
 				  DETAIL = pg_catalog.format('Attached tables: %s.', users),
 				  HINT = 'Detach them first with pipeline.detach().';
 	END IF;
-	PERFORM pipeline._drop_aggregates(stage_type);
+	PERFORM pipeline._apply_aggregates(stage_type, 'drop');
 	DELETE FROM pipeline.rulesets r WHERE r.stage_type = undefine_stages.stage_type;
 	DELETE FROM pipeline.stage_settings s WHERE s.stage_type = undefine_stages.stage_type;
 	DELETE FROM pipeline.stage_types r WHERE r.stage_type = undefine_stages.stage_type;

@@ -146,7 +146,9 @@ CREATE FUNCTION pipeline.copy_ruleset(stage_type regtype, source text, target te
 	END
 	$$;
 
-CREATE FUNCTION pipeline.allow_transition(stage_type regtype, ruleset text, from_stage text, to_stage text)
+-- The checks allow_transition and forbid_transition share: an editable
+-- (custom) ruleset, a target stage, and labels the type has.
+CREATE FUNCTION pipeline._check_edge(stage_type regtype, ruleset text, from_stage text, to_stage text)
 	RETURNS void
 	LANGUAGE plpgsql
 	SET search_path = pg_catalog, pg_temp
@@ -161,6 +163,16 @@ CREATE FUNCTION pipeline.allow_transition(stage_type regtype, ruleset text, from
 			PERFORM pipeline._require_label(stage_type, from_stage);
 		END IF;
 		PERFORM pipeline._require_label(stage_type, to_stage);
+	END
+	$$;
+
+CREATE FUNCTION pipeline.allow_transition(stage_type regtype, ruleset text, from_stage text, to_stage text)
+	RETURNS void
+	LANGUAGE plpgsql
+	SET search_path = pg_catalog, pg_temp
+	AS $$
+	BEGIN
+		PERFORM pipeline._check_edge(stage_type, ruleset, from_stage, to_stage);
 		IF from_stage = to_stage THEN
 			RAISE EXCEPTION 'a same-stage update is not a transition'
 				USING ERRCODE = '22023', DETAIL = 'Updates that keep the stage are always allowed.';
@@ -178,15 +190,7 @@ CREATE FUNCTION pipeline.forbid_transition(stage_type regtype, ruleset text, fro
 	SET search_path = pg_catalog, pg_temp
 	AS $$
 	BEGIN
-		PERFORM pipeline._check_editable(stage_type, ruleset, 'edit');
-		IF to_stage IS NULL THEN
-			RAISE EXCEPTION 'to_stage must not be NULL'
-				USING ERRCODE = '22004', HINT = 'A NULL from_stage means creation; every transition has a target stage.';
-		END IF;
-		IF from_stage IS NOT NULL THEN
-			PERFORM pipeline._require_label(stage_type, from_stage);
-		END IF;
-		PERFORM pipeline._require_label(stage_type, to_stage);
+		PERFORM pipeline._check_edge(stage_type, ruleset, from_stage, to_stage);
 		DELETE FROM pipeline.ruleset_edges e
 		 WHERE e.stage_type = forbid_transition.stage_type
 		   AND e.ruleset = forbid_transition.ruleset

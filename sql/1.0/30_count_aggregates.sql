@@ -116,7 +116,7 @@ COMMENT ON AGGREGATE pipeline.conversion_rate(boolean) IS
 -- Declares the stage-taking counting aggregates for one enum type, with
 -- concrete argument, state and result types (Citus rejects polymorphic
 -- aggregates).  Idempotent (CREATE OR REPLACE), so define_stages can run
--- again, on every node.  Called by pipeline._declare_aggregates.
+-- again, on every node.  Called by pipeline._apply_aggregates.
 CREATE FUNCTION pipeline._declare_count_aggregates(stage_type regtype) RETURNS void
 	LANGUAGE plpgsql
 	SET search_path = pg_catalog, pg_temp
@@ -210,7 +210,7 @@ END
 $fn$;
 
 -- Drops what _declare_count_aggregates made for one enum type.  Called by
--- pipeline._drop_aggregates (undefine_stages).
+-- pipeline._apply_aggregates (undefine_stages).
 CREATE FUNCTION pipeline._drop_count_aggregates(stage_type regtype) RETURNS void
 	LANGUAGE plpgsql
 	SET search_path = pg_catalog, pg_temp

@@ -158,7 +158,7 @@ COMMENT ON AGGREGATE pipeline.book_to_bill(numeric, timestamptz, timestamptz, ts
 -- Per registered enum type: win_rate(stage, amount) and
 -- weighted_pipeline(stage, amount), with concrete argument types (Citus
 -- cannot push polymorphic aggregates down).  Called by
--- pipeline._declare_aggregates (define_stages) and at the end of this
+-- pipeline._apply_aggregates (define_stages) and at the end of this
 -- script for pipeline.stage.  With search_path pinned to pg_catalog, %s of
 -- a regtype is schema-qualified.
 CREATE FUNCTION pipeline._declare_amount_aggregates(stage_type regtype) RETURNS void

@@ -266,7 +266,7 @@ SELECT DISTINCT sf.proname, sf.proparallel
  ORDER BY 1;
 
 -- undefine_stages drops the type's aggregates (through
--- pipeline._drop_aggregates and pipeline._drop_count_aggregates).
+-- pipeline._apply_aggregates and pipeline._drop_count_aggregates).
 SELECT pipeline.undefine_stages('agg_count_st');
 SELECT count(*) AS left_over FROM pg_proc
  WHERE pronamespace = 'pipeline'::regnamespace AND 'agg_count_st'::regtype = ANY (proargtypes);

@@ -72,9 +72,9 @@ SELECT pipeline.define_stages('priv_own.mine', '{b}', NULL);
 
 -- the internal helpers run with its rights: they cannot drop or replace the
 -- per-type aggregates either
-SELECT pipeline._drop_aggregates('pipeline.stage');
+SELECT pipeline._apply_aggregates('pipeline.stage', 'drop');
 \echo SQLSTATE :SQLSTATE
-SELECT pipeline._declare_aggregates('public.priv_stage');
+SELECT pipeline._apply_aggregates('public.priv_stage', 'declare');
 \echo SQLSTATE :SQLSTATE
 
 -- cannot detach, re-attach or disable the pipeline of a table it does not own

@@ -461,6 +461,21 @@ count_out_of_range(int64 delta)
 }
 
 /*
+ * Add a row (delta 1) to, or remove it (delta -1) from, a ratio state's
+ * [numerator, denominator] pair, keeping both in 0..PG_INT64_MAX and the
+ * numerator no larger than the denominator.
+ */
+static pg_attribute_always_inline void
+count_add_ratio(CountState *s, int64 delta, bool hit, bool counted)
+{
+	s->counts[0] += delta * hit;
+	s->counts[1] += delta * counted;
+	if (unlikely((s->counts[0] | s->counts[1]) < 0 ||
+				 (delta < 0 && s->counts[0] > s->counts[1])))
+		count_out_of_range(delta);
+}
+
+/*
  * conversion_rate(converted boolean): [TRUE rows, rows].
  */
 static pg_attribute_always_inline Datum
@@ -473,11 +488,7 @@ conversion_step(FunctionCallInfo fcinfo, int64 delta)
 		return count_skip_row(fcinfo, COUNT_KIND_CONVERSION);
 	converted = PG_GETARG_BOOL(1) ? 1 : 0;
 	s = count_state_for_update(fcinfo, NULL, COUNT_KIND_CONVERSION);
-	s->counts[0] += delta * converted;
-	s->counts[1] += delta;
-	if (unlikely((s->counts[0] | s->counts[1]) < 0 ||
-				 (delta < 0 && s->counts[0] > s->counts[1])))
-		count_out_of_range(delta);
+	count_add_ratio(s, delta, converted, true);
 	PG_RETURN_POINTER(s);
 }
 
@@ -524,11 +535,7 @@ conversion_reached_step(FunctionCallInfo fcinfo, int64 delta)
 	}
 
 	s = count_state_for_update(fcinfo, c, COUNT_KIND_REACHED);
-	s->counts[0] += delta * c->reach[at * c->nstages + target];
-	s->counts[1] += delta;
-	if (unlikely((s->counts[0] | s->counts[1]) < 0 ||
-				 (delta < 0 && s->counts[0] > s->counts[1])))
-		count_out_of_range(delta);
+	count_add_ratio(s, delta, c->reach[at * c->nstages + target], true);
 	PG_RETURN_POINTER(s);
 }
 
@@ -581,11 +588,7 @@ conversion_step_step(FunctionCallInfo fcinfo, int64 delta)
 	s = count_state_for_update(fcinfo, c, COUNT_KIND_STEP);
 	if (c->reach[at * c->nstages + from])
 	{
-		s->counts[0] += delta * c->reach[at * c->nstages + to];
-		s->counts[1] += delta;
-		if (unlikely((s->counts[0] | s->counts[1]) < 0 ||
-					 (delta < 0 && s->counts[0] > s->counts[1])))
-			count_out_of_range(delta);
+		count_add_ratio(s, delta, c->reach[at * c->nstages + to], true);
 	}
 	PG_RETURN_POINTER(s);
 }
@@ -623,11 +626,7 @@ win_rate_step(FunctionCallInfo fcinfo, int64 delta)
 	index = count_stage_index(fcinfo, c, PG_GETARG_OID(1));
 	kind = c->kind[index];
 	s = count_state_for_update(fcinfo, c, COUNT_KIND_WIN);
-	s->counts[0] += delta * (kind == STAGE_KIND_WON);
-	s->counts[1] += delta * (kind != STAGE_KIND_OPEN);
-	if (unlikely((s->counts[0] | s->counts[1]) < 0 ||
-				 (delta < 0 && s->counts[0] > s->counts[1])))
-		count_out_of_range(delta);
+	count_add_ratio(s, delta, kind == STAGE_KIND_WON, kind != STAGE_KIND_OPEN);
 	PG_RETURN_POINTER(s);
 }
 

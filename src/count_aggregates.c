@@ -94,7 +94,21 @@ typedef struct CountCallCache
 	const char *name;			/* schema-qualified type name */
 	int			name_len;
 	void	   *agg_context;	/* fcinfo->context known to be an aggregate */
+
+	/*
+	 * conversion_rate(reached, target) and (reached, from, to): what a row
+	 * at each stage adds for the constant arguments last seen, so that a row
+	 * costs one lookup: bit 0 counts it in the denominator, bit 1 in the
+	 * numerator.  Valid while outcome_loads == loads.
+	 */
+	uint8	   *outcome;		/* nstages entries, in fn_mcxt */
+	int			outcome_len;	/* allocated entries */
+	Oid			outcome_args[2];	/* target, or from and to */
+	uint64		outcome_loads;
 } CountCallCache;
+
+#define COUNT_OUTCOME_DENOMINATOR	1
+#define COUNT_OUTCOME_NUMERATOR		2
 
 /*
  * conversion_rate(boolean) has no stage type, so no call cache of its own:
@@ -507,35 +521,97 @@ pipeline_conversion_inv(PG_FUNCTION_ARGS)
 }
 
 /*
- * conversion_rate(reached, target): [rows whose stage reached target, rows].
- * A NULL in either argument skips the row.
+ * Slow path of count_outcome: (re)build the call site's per-stage outcome
+ * table for the constant arguments of conversion_rate(reached, target)
+ * (nargs 1) or (reached, from, to) (nargs 2), after checking that every
+ * label is of one type.  Runs on the first row, when the arguments change,
+ * and when the tables were reloaded.  Returns the stage index of value.
  */
-static pg_attribute_always_inline Datum
-conversion_reached_step(FunctionCallInfo fcinfo, int64 delta)
+static pg_noinline int
+count_outcome_build(FunctionCallInfo fcinfo, CountCallCache *c,
+					Oid value, int nargs, Oid arg1, Oid arg2)
 {
-	CountCallCache *c;
-	CountState *s;
-	Oid			labels[2];
-	int			at,
-				target;
-	uint64		loads;
+	Oid			labels[3] = {value, arg1, arg2};
+	int			index[3];
+	uint64		loads = c->loads;
+	int			n;
 
-	if (PG_ARGISNULL(1) || PG_ARGISNULL(2))
-		return count_skip_row(fcinfo, COUNT_KIND_REACHED);
-	c = count_call_cache(fcinfo);
-	labels[0] = PG_GETARG_OID(1);
-	labels[1] = PG_GETARG_OID(2);
-	loads = c->loads;
-	at = count_stage_index(fcinfo, c, labels[0]);
-	target = count_stage_index(fcinfo, c, labels[1]);
-	if (unlikely(c->loads != loads))
+	for (int i = 0; i <= nargs; i++)
+		index[i] = count_stage_index(fcinfo, c, labels[i]);
+	if (c->loads != loads)
 	{
-		count_check_same_type(fcinfo, c, 2, labels);
-		at = count_stage_index(fcinfo, c, labels[0]);
+		/* a lookup reloaded the tables: the labels must share one type */
+		count_check_same_type(fcinfo, c, nargs + 1, labels);
+		for (int i = 0; i <= nargs; i++)
+			index[i] = count_stage_index(fcinfo, c, labels[i]);
 	}
 
-	s = count_state_for_update(fcinfo, c, COUNT_KIND_REACHED);
-	count_add_ratio(s, delta, c->reach[at * c->nstages + target], true);
+	n = c->nstages;
+	if (c->outcome_len < n)
+	{
+		if (c->outcome != NULL)
+			pfree(c->outcome);
+		c->outcome = MemoryContextAlloc(fcinfo->flinfo->fn_mcxt, n);
+		c->outcome_len = n;
+	}
+	for (int at = 0; at < n; at++)
+	{
+		const bool *reach = &c->reach[at * n];
+
+		if (nargs == 1)
+			c->outcome[at] = COUNT_OUTCOME_DENOMINATOR |
+				(reach[index[1]] ? COUNT_OUTCOME_NUMERATOR : 0);
+		else if (reach[index[1]])
+			c->outcome[at] = COUNT_OUTCOME_DENOMINATOR |
+				(reach[index[2]] ? COUNT_OUTCOME_NUMERATOR : 0);
+		else
+			c->outcome[at] = 0;
+	}
+	c->outcome_args[0] = arg1;
+	c->outcome_args[1] = arg2;
+	c->outcome_loads = c->loads;
+	return index[0];
+}
+
+/*
+ * What a row at stage value adds to a conversion_rate state, given the
+ * constant arguments: a map lookup, two compares and a byte read on the
+ * common path, with no data-dependent branch.
+ */
+static pg_attribute_always_inline int
+count_outcome(FunctionCallInfo fcinfo, CountCallCache *c,
+			  Oid value, int nargs, Oid arg1, Oid arg2)
+{
+	int			at = count_stage_index(fcinfo, c, value);
+
+	if (unlikely(arg1 != c->outcome_args[0] || arg2 != c->outcome_args[1] ||
+				 c->outcome_loads != c->loads))
+		at = count_outcome_build(fcinfo, c, value, nargs, arg1, arg2);
+	return c->outcome[at];
+}
+
+/*
+ * conversion_rate(reached, target) (nargs 1): [rows whose stage reached
+ * target, rows]; conversion_rate(reached, from_stage, to_stage) (nargs 2):
+ * [rows that reached both, rows that reached from_stage].  A NULL in any
+ * argument skips the row.
+ */
+static pg_attribute_always_inline Datum
+conversion_reached_step(FunctionCallInfo fcinfo, int64 delta, int nargs)
+{
+	CountStateKind kind = nargs == 1 ? COUNT_KIND_REACHED : COUNT_KIND_STEP;
+	CountCallCache *c;
+	CountState *s;
+	int			outcome;
+
+	if (PG_ARGISNULL(1) || PG_ARGISNULL(2) || (nargs == 2 && PG_ARGISNULL(3)))
+		return count_skip_row(fcinfo, kind);
+	c = count_call_cache(fcinfo);
+	outcome = count_outcome(fcinfo, c, PG_GETARG_OID(1), nargs,
+							PG_GETARG_OID(2), nargs == 2 ? PG_GETARG_OID(3) : InvalidOid);
+	s = count_state_for_update(fcinfo, c, kind);
+	count_add_ratio(s, delta, (outcome & COUNT_OUTCOME_NUMERATOR) != 0,
+					(outcome & COUNT_OUTCOME_DENOMINATOR) != 0);
 	PG_RETURN_POINTER(s);
 }
 
@@ -543,68 +619,28 @@ conversion_reached_step(FunctionCallInfo fcinfo, int64 delta)
 Datum
 pipeline_conversion_reached_trans(PG_FUNCTION_ARGS)
 {
-	return conversion_reached_step(fcinfo, 1);
+	return conversion_reached_step(fcinfo, 1, 1);
 }
 
 /* Inverse transition function of conversion_rate(reached, target). */
 Datum
 pipeline_conversion_reached_inv(PG_FUNCTION_ARGS)
 {
-	return conversion_reached_step(fcinfo, -1);
-}
-
-/*
- * conversion_rate(reached, from_stage, to_stage): [rows that reached both,
- * rows that reached from_stage].
- */
-static pg_attribute_always_inline Datum
-conversion_step_step(FunctionCallInfo fcinfo, int64 delta)
-{
-	CountCallCache *c;
-	CountState *s;
-	Oid			labels[3];
-	int			at,
-				from,
-				to;
-	uint64		loads;
-
-	if (PG_ARGISNULL(1) || PG_ARGISNULL(2) || PG_ARGISNULL(3))
-		return count_skip_row(fcinfo, COUNT_KIND_STEP);
-	c = count_call_cache(fcinfo);
-	labels[0] = PG_GETARG_OID(1);
-	labels[1] = PG_GETARG_OID(2);
-	labels[2] = PG_GETARG_OID(3);
-	loads = c->loads;
-	at = count_stage_index(fcinfo, c, labels[0]);
-	from = count_stage_index(fcinfo, c, labels[1]);
-	to = count_stage_index(fcinfo, c, labels[2]);
-	if (unlikely(c->loads != loads))
-	{
-		count_check_same_type(fcinfo, c, 3, labels);
-		at = count_stage_index(fcinfo, c, labels[0]);
-		from = count_stage_index(fcinfo, c, labels[1]);
-	}
-
-	s = count_state_for_update(fcinfo, c, COUNT_KIND_STEP);
-	if (c->reach[at * c->nstages + from])
-	{
-		count_add_ratio(s, delta, c->reach[at * c->nstages + to], true);
-	}
-	PG_RETURN_POINTER(s);
+	return conversion_reached_step(fcinfo, -1, 1);
 }
 
 /* Transition function of conversion_rate(reached, from_stage, to_stage). */
 Datum
 pipeline_conversion_step_trans(PG_FUNCTION_ARGS)
 {
-	return conversion_step_step(fcinfo, 1);
+	return conversion_reached_step(fcinfo, 1, 2);
 }
 
 /* Inverse transition function of conversion_rate(reached, from_stage, to_stage). */
 Datum
 pipeline_conversion_step_inv(PG_FUNCTION_ARGS)
 {
-	return conversion_step_step(fcinfo, -1);
+	return conversion_reached_step(fcinfo, -1, 2);
 }
 
 /*

@@ -20,5 +20,5 @@ SELECT pipeline.undefine_stages('public.fuzz_deal');
 DROP TYPE public.fuzz_deal;
 DROP FUNCTION fuzz_states(int, int, float8), fuzz_corpus(), fuzz_use_count_state(pipeline.count_state),
 	fuzz_use_amount_state(pipeline.amount_state), fuzz_mutate(text), fuzz_mutate_bytes(bytea),
-	fuzz_pick(text[]);
+	fuzz_pick(text[]), fuzz_first_internal_error(text[], anyelement);
 RESET client_min_messages;

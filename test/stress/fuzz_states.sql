@@ -126,28 +126,15 @@ BEGIN
 END
 $$;
 
--- Feeds an accepted state to the support functions; returns the SQLSTATE
--- of an internal error, or NULL.
-CREATE FUNCTION fuzz_use_count_state(s pipeline.count_state) RETURNS text
+-- Runs each query with the state as $1; returns the SQLSTATE and message
+-- of the first internal error, or NULL.
+CREATE FUNCTION fuzz_first_internal_error(queries text[], s anyelement) RETURNS text
 	LANGUAGE plpgsql AS $$
 DECLARE
 	q text;
 	d text;
 BEGIN
-	FOREACH q IN ARRAY ARRAY[
-		'SELECT pipeline._count_combine($1, $1)::text',
-		'SELECT pipeline._count_combine($1, ''v1:stage_counts:0::'')::text',
-		'SELECT pipeline._count_ratio_final($1)::text',
-		'SELECT pipeline._funnel_final($1)::text',
-		'SELECT pipeline._furthest_stage_value($1, NULL::pipeline.stage)::text',
-		'SELECT pipeline._furthest_stage_value($1, NULL::public.fuzz_deal)::text',
-		'SELECT pipeline._win_rate_trans($1, ''closed_won''::pipeline.stage)::text',
-		'SELECT pipeline._win_rate_inv($1, ''closed_lost''::pipeline.stage)::text',
-		'SELECT pipeline._stage_counts_trans($1, ''proposal''::pipeline.stage)::text',
-		'SELECT pipeline._stage_counts_inv($1, ''won''::public.fuzz_deal)::text',
-		'SELECT pipeline._conversion_trans($1, true)::text',
-		'SELECT pipeline._conversion_step_trans($1, ''proposal''::pipeline.stage, ''qualification'', ''closed_won'')::text',
-		'SELECT pipeline._conversion_reached_inv($1, ''talk''::public.fuzz_deal, ''new'')::text']
+	FOREACH q IN ARRAY queries
 	LOOP
 		BEGIN
 			EXECUTE q INTO d USING s;
@@ -161,13 +148,29 @@ BEGIN
 END
 $$;
 
+-- Feeds an accepted state to the support functions; returns the SQLSTATE
+-- of an internal error, or NULL.
+CREATE FUNCTION fuzz_use_count_state(s pipeline.count_state) RETURNS text
+	LANGUAGE sql AS $$
+	SELECT fuzz_first_internal_error(ARRAY[
+		'SELECT pipeline._count_combine($1, $1)::text',
+		'SELECT pipeline._count_combine($1, ''v1:stage_counts:0::'')::text',
+		'SELECT pipeline._count_ratio_final($1)::text',
+		'SELECT pipeline._funnel_final($1)::text',
+		'SELECT pipeline._furthest_stage_value($1, NULL::pipeline.stage)::text',
+		'SELECT pipeline._furthest_stage_value($1, NULL::public.fuzz_deal)::text',
+		'SELECT pipeline._win_rate_trans($1, ''closed_won''::pipeline.stage)::text',
+		'SELECT pipeline._win_rate_inv($1, ''closed_lost''::pipeline.stage)::text',
+		'SELECT pipeline._stage_counts_trans($1, ''proposal''::pipeline.stage)::text',
+		'SELECT pipeline._stage_counts_inv($1, ''won''::public.fuzz_deal)::text',
+		'SELECT pipeline._conversion_trans($1, true)::text',
+		'SELECT pipeline._conversion_step_trans($1, ''proposal''::pipeline.stage, ''qualification'', ''closed_won'')::text',
+		'SELECT pipeline._conversion_reached_inv($1, ''talk''::public.fuzz_deal, ''new'')::text'], s)
+$$;
+
 CREATE FUNCTION fuzz_use_amount_state(s pipeline.amount_state) RETURNS text
-	LANGUAGE plpgsql AS $$
-DECLARE
-	q text;
-	d text;
-BEGIN
-	FOREACH q IN ARRAY ARRAY[
+	LANGUAGE sql AS $$
+	SELECT fuzz_first_internal_error(ARRAY[
 		'SELECT pipeline._amount_combine($1, $1)::text',
 		'SELECT pipeline._amount_final($1)::text',
 		'SELECT pipeline._backlog_sums_trans($1, 1.5, -2)::text',
@@ -177,18 +180,7 @@ BEGIN
 		'SELECT pipeline._book_to_bill_inv($1, 3, ''2000-01-01 00:00:00+00'', NULL, ''empty'')::text',
 		'SELECT pipeline._win_rate_amount_trans($1, ''won''::public.fuzz_deal, 7)::text',
 		'SELECT pipeline._weighted_pipeline_trans($1, ''proposal''::pipeline.stage, 1e-20)::text',
-		'SELECT pipeline._weighted_pipeline_inv($1, ''proposal''::pipeline.stage, 1e20)::text']
-	LOOP
-		BEGIN
-			EXECUTE q INTO d USING s;
-		EXCEPTION WHEN OTHERS THEN
-			IF SQLSTATE LIKE 'XX%' THEN
-				RETURN SQLSTATE || ' in ' || q || ': ' || SQLERRM;
-			END IF;
-		END;
-	END LOOP;
-	RETURN NULL;
-END
+		'SELECT pipeline._weighted_pipeline_inv($1, ''proposal''::pipeline.stage, 1e20)::text'], s)
 $$;
 
 -- The corpus: states made by the aggregates and transition functions.

@@ -7,6 +7,8 @@ EXTENSION    = pipeline
 EXTVERSION   = 1.0
 MODULE_big   = pipeline
 OBJS         = $(patsubst %.c,%.o,$(sort $(wildcard src/*.c)))
+# The reference pages; PGXS installs them into $(docdir)/extension.
+DOCS         = $(wildcard docs/*.md)
 
 # The install script is assembled from one fragment per capability
 # (sql/1.0/NN_name.sql, applied in name order).

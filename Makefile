@@ -4,17 +4,23 @@
 # they install what is missing first, then re-enter make.
 
 EXTENSION    = pipeline
-EXTVERSION   = 1.0
+EXTVERSION   = 1.1
 MODULE_big   = pipeline
 OBJS         = $(patsubst %.c,%.o,$(sort $(wildcard src/*.c)))
 # The reference pages; PGXS installs them into $(docdir)/extension.
 DOCS         = $(wildcard docs/*.md)
 
-# The install script is assembled from one fragment per capability
-# (sql/1.0/NN_name.sql, applied in name order).
-PIPELINE_SQL = sql/$(EXTENSION)--$(EXTVERSION).sql
-DATA_built   = $(PIPELINE_SQL)
-DATA         = $(filter-out $(PIPELINE_SQL),$(wildcard sql/$(EXTENSION)--*--*.sql))
+# SQL scripts, assembled from one fragment per capability (sql/<version>/
+# NN_name.sql, applied in name order):
+#   pipeline--1.0.sql       the 1.0 install script (frozen: sql/1.0/)
+#   pipeline--1.0--1.1.sql  the upgrade from 1.0 (sql/1.1/)
+#   pipeline--1.1.sql       a new install: the 1.0 script, then the upgrade,
+#                           so that a new 1.1 and an upgraded 1.0 are the
+#                           same by construction
+INSTALL_10   = sql/$(EXTENSION)--1.0.sql
+UPGRADE_11   = sql/$(EXTENSION)--1.0--1.1.sql
+INSTALL_11   = sql/$(EXTENSION)--1.1.sql
+DATA_built   = $(INSTALL_10) $(UPGRADE_11) $(INSTALL_11)
 
 # pg_regress reads test/sql/*.sql, compares with ./expected/*.out.
 REGRESS      = $(sort $(notdir $(basename $(wildcard test/sql/*.sql))))
@@ -46,8 +52,15 @@ all install installcheck:
 	@echo "pg_config/PGXS not found: run 'make test' (installs postgresql-server-dev) or set PG_CONFIG" >&2; exit 1
 endif
 
-$(PIPELINE_SQL): $(sort $(wildcard sql/$(EXTVERSION)/*.sql))
+$(INSTALL_10): $(sort $(wildcard sql/1.0/*.sql))
 	cat $^ > $@
+
+# sql/1.1/00_header.sql starts with the upgrade script's \echo guard line.
+$(UPGRADE_11): $(sort $(wildcard sql/1.1/*.sql))
+	cat $^ > $@
+
+$(INSTALL_11): $(INSTALL_10) $(UPGRADE_11)
+	{ cat $(INSTALL_10); tail -n +2 $(UPGRADE_11); } > $@
 
 # ---------------------------------------------------------------------------
 # Front door.  Each target installs what is missing (apt, as root or via

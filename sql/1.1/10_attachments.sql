@@ -1,0 +1,679 @@
+/* pipeline 1.1: attachments are configuration, keyed by identity */
+
+-- One row per attached (table, stage column).  The table, its history
+-- table and its views are held by OID (regclass): renaming any of them, or
+-- its schema, changes nothing, and a table created later under an old name
+-- is not part of the attachment.  Triggers, views, detach and the event
+-- triggers read this table; the C cache loads it like the other config.
+CREATE TABLE pipeline.attached_tables (
+	target				regclass NOT NULL,
+	stage_column		name NOT NULL,
+	ruleset				text NOT NULL DEFAULT 'strict',
+	history				regclass,
+	entered_at_column	name,
+	views				regclass[] NOT NULL DEFAULT '{}',
+	PRIMARY KEY (target, stage_column)
+);
+COMMENT ON TABLE pipeline.attached_tables IS
+	'pipeline: the attached tables, by identity (written by pipeline.attach and pipeline.detach)';
+COMMENT ON COLUMN pipeline.attached_tables.target IS 'the attached table (the root of a partitioned table)';
+COMMENT ON COLUMN pipeline.attached_tables.stage_column IS 'its stage column';
+COMMENT ON COLUMN pipeline.attached_tables.ruleset IS 'the ruleset its triggers enforce';
+COMMENT ON COLUMN pipeline.attached_tables.history IS 'its stage history table; NULL when attached without history';
+COMMENT ON COLUMN pipeline.attached_tables.entered_at_column IS 'the column holding when a row entered its stage; NULL when none';
+COMMENT ON COLUMN pipeline.attached_tables.views IS 'the history views pipeline.attach created for it';
+
+-- The owner of a table (or a member of the owning role) may be the only one
+-- to configure its attachment; a row of a table that no longer exists may
+-- be removed by anyone.  Returns the owner.
+CREATE FUNCTION pipeline._require_table_owner(target regclass, missing_ok boolean) RETURNS oid
+	LANGUAGE plpgsql STABLE
+	SET search_path = pg_catalog, pg_temp
+	AS $$
+DECLARE
+	owner oid;
+BEGIN
+	SELECT c.relowner INTO owner FROM pg_catalog.pg_class c WHERE c.oid = target;
+	IF NOT FOUND THEN
+		IF missing_ok THEN
+			RETURN NULL;
+		END IF;
+		RAISE EXCEPTION 'relation with OID % does not exist', target::oid USING ERRCODE = '42P01';
+	END IF;
+	IF NOT pg_catalog.pg_has_role(current_user, owner, 'USAGE') THEN
+		RAISE EXCEPTION 'must be owner of table %', target
+			USING ERRCODE = '42501',
+				  DETAIL = 'Only the owner of a table configures its pipeline attachment.';
+	END IF;
+	RETURN owner;
+END
+$$;
+
+-- Row trigger of pipeline.attached_tables: everyone may write it, but only
+-- rows of the tables they own, and a history table must have the same
+-- owner as its table (history is written with that owner's rights).
+CREATE FUNCTION pipeline._check_attachment_row() RETURNS trigger
+	LANGUAGE plpgsql
+	SET search_path = pg_catalog, pg_temp
+	AS $$
+DECLARE
+	owner oid;
+BEGIN
+	IF TG_OP IN ('UPDATE', 'DELETE') THEN
+		PERFORM pipeline._require_table_owner(OLD.target, true);
+	END IF;
+	IF TG_OP = 'DELETE' THEN
+		RETURN OLD;
+	END IF;
+	owner := pipeline._require_table_owner(NEW.target, false);
+	IF NEW.history IS NOT NULL
+	   AND (SELECT c.relowner FROM pg_catalog.pg_class c WHERE c.oid = NEW.history) IS DISTINCT FROM owner THEN
+		RAISE EXCEPTION 'history table % is not owned by the owner of table %', NEW.history, NEW.target
+			USING ERRCODE = '42501',
+				  DETAIL = 'History is written with the rights of the table''s owner, so it is written only into a table of that owner.',
+				  HINT = 'Give the history table to the table''s owner, or run pipeline.attach() again.';
+	END IF;
+	RETURN NEW;
+END
+$$;
+
+CREATE TRIGGER check_attachment_row BEFORE INSERT OR UPDATE OR DELETE
+	ON pipeline.attached_tables FOR EACH ROW EXECUTE FUNCTION pipeline._check_attachment_row();
+CREATE TRIGGER zz_pipeline_invalidate AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE
+	ON pipeline.attached_tables FOR EACH STATEMENT EXECUTE FUNCTION pipeline._config_changed();
+SELECT pg_catalog.pg_extension_config_dump('pipeline.attached_tables', '');
+GRANT SELECT, INSERT, UPDATE, DELETE ON pipeline.attached_tables TO PUBLIC;
+
+-- Create or replace the attachment row of (target, stage_column).
+CREATE FUNCTION pipeline._put_attachment(target regclass, stage_column name, ruleset text,
+										 history regclass, views regclass[])
+	RETURNS void
+	LANGUAGE sql
+	SET search_path = pg_catalog, pg_temp
+	AS $$
+	INSERT INTO pipeline.attached_tables AS a (target, stage_column, ruleset, history, views)
+	VALUES ($1, $2, $3, $4, $5)
+	ON CONFLICT (target, stage_column)
+	DO UPDATE SET ruleset = EXCLUDED.ruleset, history = EXCLUDED.history, views = EXCLUDED.views
+$$;
+
+-- The history views of (target, stage_column) that exist now, by identity.
+CREATE FUNCTION pipeline._history_views_of(target regclass, stage_column name) RETURNS regclass[]
+	LANGUAGE plpgsql STABLE
+	SET search_path = pg_catalog, pg_temp
+	AS $$
+DECLARE
+	names record;
+BEGIN
+	names := pipeline._history_view_names(target, stage_column, false);
+	IF names.visits IS NULL THEN
+		RETURN '{}';
+	END IF;
+	RETURN ARRAY(SELECT c.oid::pg_catalog.regclass
+				   FROM pg_catalog.unnest(ARRAY[names.visits, names.durations, names.rotting, names.funnel])
+						WITH ORDINALITY AS v(name, n)
+				   JOIN pg_catalog.pg_class c ON c.relname = v.name AND c.relkind = 'v'
+				   JOIN pg_catalog.pg_namespace ns ON ns.oid = c.relnamespace AND ns.nspname = names.schema_name
+				  ORDER BY v.n);
+END
+$$;
+
+-- Detach hook: drop the views recorded for (target, stage_column); the
+-- history table stays.  Only views are dropped, never another relation.
+CREATE OR REPLACE FUNCTION pipeline._drop_history_views(target regclass, stage_column name)
+	RETURNS void
+	LANGUAGE plpgsql
+	SET search_path = pg_catalog, pg_temp
+	AS $$
+DECLARE
+	v regclass;
+BEGIN
+	FOR v IN
+		SELECT c.oid::pg_catalog.regclass
+		  FROM pipeline.attached_tables a
+		 CROSS JOIN LATERAL pg_catalog.unnest(a.views) WITH ORDINALITY AS u(view, n)
+		  JOIN pg_catalog.pg_class c ON c.oid = u.view AND c.relkind = 'v'
+		 WHERE a.target = _drop_history_views.target AND a.stage_column = _drop_history_views.stage_column
+		 ORDER BY u.n DESC
+	LOOP
+		EXECUTE pg_catalog.format('DROP VIEW %s', v);
+	END LOOP;
+	UPDATE pipeline.attached_tables a SET views = '{}'
+	 WHERE a.target = _drop_history_views.target AND a.stage_column = _drop_history_views.stage_column
+	   AND a.views <> '{}';
+END
+$$;
+
+-- Called before DROP TABLE (event trigger pipeline_drop_table_views) with
+-- the tables it names: drop the recorded views of every attachment whose
+-- table or history table is among them, so that dropping either needs no
+-- CASCADE.  Only views the current user may drop (the table's owner owns
+-- them); anything else is left for DROP TABLE to report as usual.
+CREATE OR REPLACE FUNCTION pipeline._drop_views_of(tables regclass[]) RETURNS void
+	LANGUAGE plpgsql
+	SET search_path = pg_catalog, pg_temp
+	AS $$
+DECLARE
+	a record;
+BEGIN
+	FOR a IN
+		SELECT x.target, x.stage_column
+		  FROM pipeline.attached_tables x
+		  JOIN pg_catalog.pg_class c ON c.oid = x.target
+		 WHERE (x.target = ANY (tables) OR x.history = ANY (tables))
+		   AND x.views <> '{}'
+		   AND pg_catalog.pg_has_role(c.relowner, 'USAGE')
+	LOOP
+		PERFORM pipeline._drop_history_views(a.target, a.stage_column);
+	END LOOP;
+END
+$$;
+
+-- Tables attached with a stage column of the given type.
+CREATE OR REPLACE FUNCTION pipeline._tables_using_type(stage_type regtype) RETURNS SETOF regclass
+	LANGUAGE sql STABLE
+	SET search_path = pg_catalog, pg_temp
+	AS $$
+	SELECT DISTINCT a.target
+	  FROM pipeline.attached_tables a
+	  JOIN pg_catalog.pg_attribute att
+		ON att.attrelid = a.target AND att.attname = a.stage_column AND NOT att.attisdropped
+	 WHERE att.atttypid = $1
+$$;
+
+-- Tables whose attachment enforces (stage_type, ruleset).
+CREATE OR REPLACE FUNCTION pipeline._ruleset_users(stage_type regtype, ruleset text) RETURNS SETOF regclass
+	LANGUAGE sql STABLE
+	SET search_path = pg_catalog, pg_temp
+	AS $$
+	SELECT DISTINCT a.target
+	  FROM pipeline.attached_tables a
+	  JOIN pg_catalog.pg_attribute att
+		ON att.attrelid = a.target AND att.attname = a.stage_column AND NOT att.attisdropped
+	 WHERE att.atttypid = $1 AND a.ruleset = $2
+$$;
+
+-- Dropped objects: a dropped registered type takes its registration,
+-- settings and rulesets; a dropped attached table its attachment row; a
+-- dropped history table or view leaves the attachment without it; a
+-- dropped stage column takes the pipeline triggers (left behind, they
+-- would make every write fail) and the attachment row.  SECURITY DEFINER
+-- because whoever may drop those objects may not write the config tables;
+-- it only touches rows of objects that this very statement dropped.
+CREATE OR REPLACE FUNCTION pipeline._forget_dropped_types() RETURNS event_trigger
+	LANGUAGE plpgsql
+	SECURITY DEFINER
+	SET search_path = pg_catalog, pg_temp
+	AS $$
+DECLARE
+	dropped oid[];
+	rels oid[];
+	col record;
+	trg name;
+BEGIN
+	FOR col IN
+		SELECT a.target, a.stage_column
+		  FROM pg_catalog.pg_event_trigger_dropped_objects() d
+		  JOIN pipeline.attached_tables a ON a.target = d.objid AND a.stage_column = d.address_names[3]
+		 WHERE d.classid = 'pg_catalog.pg_class'::pg_catalog.regclass
+		   AND d.object_type = 'table column'
+	LOOP
+		FOREACH trg IN ARRAY ARRAY['zz_pipeline_enforce_', 'zz_pipeline_enforce_insert_',
+								   'zz_pipeline_history_', 'zz_pipeline_history_insert_']
+		LOOP
+			trg := trg || col.stage_column;
+			IF EXISTS (SELECT 1 FROM pg_catalog.pg_trigger t
+						WHERE t.tgrelid = col.target AND t.tgname = trg AND t.tgparentid = 0
+						  AND t.tgfoid IN ('pipeline.enforce_transition()'::pg_catalog.regprocedure,
+										   'pipeline.record_transition()'::pg_catalog.regprocedure)) THEN
+				EXECUTE pg_catalog.format('DROP TRIGGER %I ON %s', trg, col.target);
+			END IF;
+		END LOOP;
+		PERFORM pipeline._drop_history_views(col.target, col.stage_column);
+		DELETE FROM pipeline.attached_tables a
+		 WHERE a.target = col.target AND a.stage_column = col.stage_column;
+	END LOOP;
+
+	SELECT pg_catalog.array_agg(d.objid) INTO rels
+	  FROM pg_catalog.pg_event_trigger_dropped_objects() d
+	 WHERE d.classid = 'pg_catalog.pg_class'::pg_catalog.regclass AND d.objsubid = 0;
+	IF rels IS NOT NULL THEN
+		DELETE FROM pipeline.attached_tables a WHERE a.target::oid = ANY (rels);
+		UPDATE pipeline.attached_tables a SET history = NULL WHERE a.history::oid = ANY (rels);
+		UPDATE pipeline.attached_tables a
+		   SET views = ARRAY(SELECT v FROM pg_catalog.unnest(a.views) WITH ORDINALITY AS u(v, n)
+							  WHERE v::oid <> ALL (rels) ORDER BY n)
+		 WHERE a.views::oid[] && rels;
+	END IF;
+
+	SELECT pg_catalog.array_agg(d.objid) INTO dropped
+	  FROM pg_catalog.pg_event_trigger_dropped_objects() d
+	 WHERE d.classid = 'pg_catalog.pg_type'::pg_catalog.regclass AND d.object_type = 'type';
+	IF dropped IS NULL THEN
+		RETURN;
+	END IF;
+	DELETE FROM pipeline.rulesets r WHERE r.stage_type::oid = ANY (dropped);
+	DELETE FROM pipeline.stage_settings s WHERE s.stage_type::oid = ANY (dropped);
+	DELETE FROM pipeline.stage_types t WHERE t.stage_type::oid = ANY (dropped);
+END
+$$;
+
+CREATE OR REPLACE FUNCTION pipeline.attach(target regclass, stage_column name DEFAULT 'stage',
+								ruleset text DEFAULT 'strict', track_history boolean DEFAULT true)
+	RETURNS void
+	LANGUAGE plpgsql
+	SET search_path = pg_catalog, pg_temp
+	AS $fn$
+	DECLARE
+		rel record;
+		col record;
+		kind text;
+		keycols name[];
+		keydefs text;
+		keylist text;
+		keymatch text;
+		keyorder text;
+		clash name;
+		prefix text;
+		hist_name text;
+		hist_qual text;
+		hist_oid oid;
+		qual text;
+		stage_type_name text;
+		trg_enforce text;
+		trg_enforce_insert text;
+		trg_history text;
+		trg_history_insert text;
+		n text;
+		g record;
+		other record;
+		is_citus boolean := false;
+		cfg record;
+	BEGIN
+		IF target IS NULL OR stage_column IS NULL OR ruleset IS NULL OR track_history IS NULL THEN
+			RAISE EXCEPTION 'arguments of pipeline.attach() must not be NULL' USING ERRCODE = '22004';
+		END IF;
+
+		SELECT c.relname, n.nspname, c.relkind, c.relowner, c.relacl,
+			   pg_catalog.pg_get_userbyid(c.relowner) AS owner_name
+		  INTO rel
+		  FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+		 WHERE c.oid = target;
+		IF NOT FOUND THEN
+			RAISE EXCEPTION 'relation with OID % does not exist', target::oid USING ERRCODE = '42P01';
+		END IF;
+		qual := format('%I.%I', rel.nspname, rel.relname);
+		IF rel.relkind NOT IN ('r', 'p') THEN
+			RAISE EXCEPTION '"%" is not a table', qual
+				USING ERRCODE = '42809', DETAIL = 'A pipeline attaches to a table or a partitioned table.';
+		END IF;
+
+		IF pg_catalog.to_regclass('pg_catalog.pg_dist_partition') IS NOT NULL THEN
+			EXECUTE 'SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_dist_partition WHERE logicalrelid = $1)'
+			   INTO is_citus USING target;
+			IF is_citus THEN
+				RAISE EXCEPTION 'cannot attach a pipeline to Citus distributed table %', qual
+					USING ERRCODE = '0A000',
+						  DETAIL = 'Distributed tables are not supported yet.',
+						  HINT = 'Attach before distributing is not supported either; keep the table local (or a reference table).';
+			END IF;
+		END IF;
+
+		IF NOT pg_catalog.pg_has_role(current_user, rel.relowner, 'USAGE') THEN
+			RAISE EXCEPTION 'must be owner of table %', qual USING ERRCODE = '42501';
+		END IF;
+
+		-- Writers wait for attach (and attach for them): rows written before
+		-- it commits get their creation row below, rows written after it go
+		-- through the triggers.
+		EXECUTE format('LOCK TABLE %s IN SHARE ROW EXCLUSIVE MODE', qual);
+
+		SELECT a.attnum, a.atttypid, t.typtype INTO col
+		  FROM pg_catalog.pg_attribute a JOIN pg_catalog.pg_type t ON t.oid = a.atttypid
+		 WHERE a.attrelid = target AND a.attname = stage_column AND a.attnum > 0 AND NOT a.attisdropped;
+		IF NOT FOUND THEN
+			RAISE EXCEPTION 'column "%" of table % does not exist', stage_column, qual
+				USING ERRCODE = '42703';
+		END IF;
+		IF col.typtype <> 'e' THEN
+			RAISE EXCEPTION 'column "%" of table % has type %, which is not an enum', stage_column, qual,
+					pg_catalog.format_type(col.atttypid, NULL)
+				USING ERRCODE = '42809',
+					  HINT = 'A stage column has a registered enum type, such as pipeline.stage (see pipeline.define_stages()).';
+		END IF;
+		stage_type_name := pg_catalog.format_type(col.atttypid, NULL);
+
+		kind := pipeline._ruleset_kind(col.atttypid, ruleset);	-- 42704 when unregistered
+		IF kind IS NULL THEN
+			RAISE EXCEPTION 'ruleset "%" does not exist for stage type %', ruleset, stage_type_name
+				USING ERRCODE = '42704',
+					  HINT = 'The built-in rulesets are strict and lenient; pipeline.transition_rules lists the others.';
+		END IF;
+
+		SELECT array_agg(a.attname ORDER BY k.ord),
+			   string_agg(format('%I %s%s NOT NULL', a.attname,
+								 pg_catalog.format_type(a.atttypid, a.atttypmod),
+								 CASE WHEN a.attcollation <> t.typcollation AND a.attcollation <> 0
+									  THEN (SELECT format(' COLLATE %I.%I', cn.nspname, co.collname)
+											  FROM pg_catalog.pg_collation co
+											  JOIN pg_catalog.pg_namespace cn ON cn.oid = co.collnamespace
+											 WHERE co.oid = a.attcollation)
+									  ELSE '' END), ', ' ORDER BY k.ord),
+			   string_agg(format('%I', a.attname), ', ' ORDER BY k.ord),
+			   string_agg(format('h.%1$I OPERATOR(%2$I.%3$s) t.%1$I', a.attname, eqn.nspname, eq.oprname),
+						  ' AND ' ORDER BY k.ord),
+			   string_agg(format('t.%1$I USING OPERATOR(%2$I.%3$s)', a.attname, ltn.nspname, lt.oprname),
+						  ', ' ORDER BY k.ord)
+		  INTO keycols, keydefs, keylist, keymatch, keyorder
+		  FROM pg_catalog.pg_constraint c
+		 CROSS JOIN LATERAL pg_catalog.unnest(c.conkey) WITH ORDINALITY AS k(attnum, ord)
+		  JOIN pg_catalog.pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = k.attnum
+		  JOIN pg_catalog.pg_type t ON t.oid = a.atttypid
+		  -- compare and sort keys with the primary key's own btree operators,
+		  -- named with their schema: a key type whose operators live outside
+		  -- pg_catalog (ltree, citext, ...) works, and no search_path applies
+		  JOIN pg_catalog.pg_index i ON i.indexrelid = c.conindid
+		  JOIN pg_catalog.pg_opclass opc ON opc.oid = i.indclass[k.ord::integer - 1]
+		  JOIN pg_catalog.pg_amop eqa ON eqa.amopfamily = opc.opcfamily AND eqa.amopstrategy = 3
+								   AND eqa.amoplefttype = opc.opcintype AND eqa.amoprighttype = opc.opcintype
+		  JOIN pg_catalog.pg_operator eq ON eq.oid = eqa.amopopr
+		  JOIN pg_catalog.pg_namespace eqn ON eqn.oid = eq.oprnamespace
+		  JOIN pg_catalog.pg_amop lta ON lta.amopfamily = opc.opcfamily AND lta.amopstrategy = 1
+								   AND lta.amoplefttype = opc.opcintype AND lta.amoprighttype = opc.opcintype
+		  JOIN pg_catalog.pg_operator lt ON lt.oid = lta.amopopr
+		  JOIN pg_catalog.pg_namespace ltn ON ltn.oid = lt.oprnamespace
+		 WHERE c.conrelid = target AND c.contype = 'p';
+		IF keycols IS NULL THEN
+			RAISE EXCEPTION 'table % has no primary key', qual
+				USING ERRCODE = '55000',
+					  DETAIL = 'Stage history and moves between partitions identify rows by their primary key.',
+					  HINT = 'Add a primary key, then run pipeline.attach() again.';
+		END IF;
+
+		-- Names: <target>_<suffix>, or <target>_<column>_<suffix>.
+		prefix := rel.relname || '_' || CASE WHEN stage_column = 'stage' THEN '' ELSE stage_column || '_' END;
+		hist_name := prefix || 'stage_history';
+		hist_qual := format('%I.%I', rel.nspname, hist_name);
+		trg_enforce := 'zz_pipeline_enforce_' || stage_column;
+		trg_enforce_insert := 'zz_pipeline_enforce_insert_' || stage_column;
+		trg_history := 'zz_pipeline_history_' || stage_column;
+		trg_history_insert := 'zz_pipeline_history_insert_' || stage_column;
+		FOREACH n IN ARRAY ARRAY[trg_enforce, trg_enforce_insert, trg_history, trg_history_insert]
+			|| CASE WHEN track_history
+					THEN ARRAY[hist_name, prefix || 'stage_visits', prefix || 'stage_durations',
+							   prefix || 'funnel', prefix || 'rotting']
+					ELSE '{}'::text[] END
+		LOOP
+			IF pg_catalog.octet_length(n) > 63 THEN
+				RAISE EXCEPTION 'name "%" that pipeline.attach() would create for table % is longer than 63 bytes', n, qual
+					USING ERRCODE = '42622',
+						  HINT = 'Use a shorter table or column name.';
+			END IF;
+		END LOOP;
+
+		IF track_history THEN
+			SELECT k INTO clash FROM pg_catalog.unnest(keycols) AS k
+			 WHERE k IN ('from_stage', 'to_stage', 'changed_at', 'changed_by', 'seq') LIMIT 1;
+			IF clash IS NOT NULL THEN
+				RAISE EXCEPTION 'primary key column "%" of table % has the name of a stage history column', clash, qual
+					USING ERRCODE = '42701',
+						  DETAIL = 'The history table holds the key columns next to from_stage, to_stage, changed_at, changed_by and seq.',
+						  HINT = 'Rename the key column, or attach with track_history => false.';
+			END IF;
+		END IF;
+
+		-- A trigger of ours may be replaced; anybody else's may not.
+		SELECT t.tgname, t.tgfoid::pg_catalog.regprocedure AS func INTO other
+		  FROM pg_catalog.pg_trigger t
+		 WHERE t.tgrelid = target
+		   AND t.tgname IN (trg_enforce, trg_enforce_insert, trg_history, trg_history_insert)
+		   AND t.tgfoid NOT IN ('pipeline.enforce_transition()'::pg_catalog.regprocedure,
+								'pipeline.record_transition()'::pg_catalog.regprocedure)
+		 LIMIT 1;
+		IF FOUND THEN
+			RAISE EXCEPTION 'trigger "%" for table % already exists and calls %', other.tgname, qual, other.func
+				USING ERRCODE = '42710', HINT = 'Rename or drop that trigger first.';
+		END IF;
+
+		-- Re-running attach replaces our triggers (switching ruleset or
+		-- history tracking) in this transaction.
+		FOR n IN
+			SELECT t.tgname FROM pg_catalog.pg_trigger t
+			 WHERE t.tgrelid = target
+			   AND t.tgname IN (trg_enforce, trg_enforce_insert, trg_history, trg_history_insert)
+		LOOP
+			EXECUTE format('DROP TRIGGER %I ON %s', n, qual);
+		END LOOP;
+
+		EXECUTE format('CREATE TRIGGER %I BEFORE UPDATE ON %s FOR EACH ROW '
+					   'EXECUTE FUNCTION pipeline.enforce_transition(%L)',
+					   trg_enforce, qual, stage_column);
+		EXECUTE format('CREATE TRIGGER %I AFTER INSERT ON %s FOR EACH ROW '
+					   'EXECUTE FUNCTION pipeline.enforce_transition(%L)',
+					   trg_enforce_insert, qual, stage_column);
+
+		IF NOT track_history THEN
+			PERFORM pipeline._drop_history_views(target, stage_column);
+			PERFORM pipeline._put_attachment(target, stage_column, ruleset, NULL, '{}');
+			RETURN;
+		END IF;
+
+		-- The history table is the attachment's, by identity, when it has one
+		-- (renamed or moved, it is still the one); else the one of that name.
+		SELECT c.* INTO cfg FROM pipeline.attached_tables c
+		 WHERE c.target = attach.target AND c.stage_column = attach.stage_column;
+		hist_oid := CASE WHEN cfg.history IS NOT NULL
+							  AND EXISTS (SELECT 1 FROM pg_catalog.pg_class h WHERE h.oid = cfg.history)
+						 THEN cfg.history END;
+		IF hist_oid IS NOT NULL THEN
+			SELECT format('%I.%I', n.nspname, c.relname) INTO hist_qual
+			  FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+			 WHERE c.oid = hist_oid;
+		ELSE
+			hist_oid := pg_catalog.to_regclass(hist_qual);
+		END IF;
+		IF hist_oid IS NULL THEN
+			EXECUTE format('CREATE TABLE %s (%s, from_stage %s, to_stage %s NOT NULL, '
+						   'changed_at timestamptz NOT NULL DEFAULT pg_catalog.clock_timestamp(), '
+						   'changed_by name NOT NULL DEFAULT CURRENT_USER, '
+						   'seq bigint GENERATED ALWAYS AS IDENTITY NOT NULL, '
+						   'PRIMARY KEY (%s, seq))',
+						   hist_qual, keydefs, stage_type_name, stage_type_name, keylist);
+			EXECUTE format('COMMENT ON TABLE %s IS %L', hist_qual,
+						   format('Stage history of %s.%s, written by pipeline.record_transition().',
+								  qual, stage_column));
+			hist_oid := hist_qual::pg_catalog.regclass;
+		ELSE
+			IF (SELECT c.relkind FROM pg_catalog.pg_class c WHERE c.oid = hist_oid) NOT IN ('r', 'p')
+			   OR (SELECT count(*) FROM pg_catalog.pg_attribute a
+					WHERE a.attrelid = hist_oid AND NOT a.attisdropped
+					  AND a.attname IN ('from_stage', 'to_stage') AND a.atttypid = col.atttypid) <> 2
+			   OR (SELECT count(*) FROM pg_catalog.pg_attribute a
+					WHERE a.attrelid = hist_oid AND NOT a.attisdropped
+					  AND a.attname = ANY (keycols)) <> pg_catalog.cardinality(keycols)
+			THEN
+				RAISE EXCEPTION 'relation % already exists and is not the stage history of %.%', hist_qual, qual, stage_column
+					USING ERRCODE = '42P07',
+						  HINT = 'Rename or drop it, or attach with track_history => false.';
+			END IF;
+			-- History is written with the table owner's rights: never into a
+			-- table (and through triggers) of another role.
+			IF (SELECT c.relowner FROM pg_catalog.pg_class c WHERE c.oid = hist_oid) <> rel.relowner THEN
+				RAISE EXCEPTION 'relation % already exists and is owned by role %, not by the owner of %',
+						hist_qual, (SELECT c.relowner::pg_catalog.regrole FROM pg_catalog.pg_class c WHERE c.oid = hist_oid), qual
+					USING ERRCODE = '42501',
+						  DETAIL = 'History is written with the rights of the table''s owner, so the history table must belong to that owner too.',
+						  HINT = 'Rename or drop that relation (or have its owner give it to the table''s owner), then run pipeline.attach() again.';
+			END IF;
+		END IF;
+
+		-- One creation row per row that has no history yet (all rows, the
+		-- first time), in key order.
+		EXECUTE format('INSERT INTO %1$s AS h (%2$s, from_stage, to_stage) '
+					   'SELECT %3$s, NULL, t.%4$I FROM %5$s AS t '
+					   'WHERE t.%4$I IS NOT NULL AND NOT EXISTS (SELECT 1 FROM %1$s AS h WHERE %6$s) '
+					   'ORDER BY %7$s',
+					   hist_qual, keylist,
+					   (SELECT string_agg(format('t.%I', k), ', ') FROM pg_catalog.unnest(keycols) AS k),
+					   stage_column, qual, keymatch, keyorder);
+
+		-- Owned by the table's owner (a new table belongs to whoever ran
+		-- attach), readable by whoever can read the table.
+		IF (SELECT c.relowner FROM pg_catalog.pg_class c WHERE c.oid = hist_oid) <> rel.relowner THEN
+			EXECUTE format('ALTER TABLE %s OWNER TO %I', hist_qual, rel.owner_name);
+		END IF;
+		FOR g IN
+			SELECT a.grantee, bool_or(a.is_grantable) AS is_grantable
+			  FROM pg_catalog.aclexplode(rel.relacl) AS a
+			 WHERE a.privilege_type = 'SELECT' AND a.grantee <> rel.relowner
+			 GROUP BY a.grantee
+		LOOP
+			EXECUTE format('GRANT SELECT ON %s TO %s%s', hist_qual,
+						   CASE WHEN g.grantee = 0 THEN 'PUBLIC'
+								ELSE pg_catalog.quote_ident(pg_catalog.pg_get_userbyid(g.grantee)) END,
+						   CASE WHEN g.is_grantable THEN ' WITH GRANT OPTION' ELSE '' END);
+		END LOOP;
+
+		EXECUTE format('CREATE TRIGGER %I AFTER UPDATE ON %s FOR EACH ROW '
+					   'WHEN (OLD.%I IS DISTINCT FROM NEW.%I) '
+					   'EXECUTE FUNCTION pipeline.record_transition(%L)',
+					   trg_history, qual, stage_column, stage_column, stage_column);
+		EXECUTE format('CREATE TRIGGER %I AFTER INSERT ON %s FOR EACH ROW '
+					   'EXECUTE FUNCTION pipeline.record_transition(%L)',
+					   trg_history_insert, qual, stage_column);
+
+		-- The configuration first (the views' creation reads it), then the
+		-- views, whose identities it records.
+		PERFORM pipeline._put_attachment(target, stage_column, ruleset, hist_oid, '{}');
+		PERFORM pipeline._create_history_views(target, stage_column, hist_oid::pg_catalog.regclass);
+		PERFORM pipeline._put_attachment(target, stage_column, ruleset, hist_oid,
+										 pipeline._history_views_of(target, stage_column));
+	END
+	$fn$;
+
+
+CREATE OR REPLACE FUNCTION pipeline.detach(target regclass, stage_column name DEFAULT 'stage')
+	RETURNS void
+	LANGUAGE plpgsql
+	SET search_path = pg_catalog, pg_temp
+	AS $fn$
+	DECLARE
+		qual text;
+		owner oid;
+		trg text;
+		found_any boolean := false;
+	BEGIN
+		IF target IS NULL OR stage_column IS NULL THEN
+			RAISE EXCEPTION 'arguments of pipeline.detach() must not be NULL' USING ERRCODE = '22004';
+		END IF;
+		SELECT format('%I.%I', n.nspname, c.relname), c.relowner INTO qual, owner
+		  FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+		 WHERE c.oid = target;
+		IF NOT pg_catalog.pg_has_role(current_user, owner, 'USAGE') THEN
+			RAISE EXCEPTION 'must be owner of table %', qual USING ERRCODE = '42501';
+		END IF;
+
+		PERFORM pipeline._drop_history_views(target, stage_column);
+
+		FOREACH trg IN ARRAY ARRAY['zz_pipeline_enforce_', 'zz_pipeline_enforce_insert_',
+								   'zz_pipeline_history_', 'zz_pipeline_history_insert_']
+		LOOP
+			trg := trg || stage_column;
+			IF EXISTS (SELECT 1 FROM pg_catalog.pg_trigger t
+						WHERE t.tgrelid = target AND t.tgname = trg
+						  AND t.tgfoid IN ('pipeline.enforce_transition()'::pg_catalog.regprocedure,
+										   'pipeline.record_transition()'::pg_catalog.regprocedure)) THEN
+				EXECUTE format('DROP TRIGGER %I ON %s', trg, qual);
+				found_any := true;
+			END IF;
+		END LOOP;
+		DELETE FROM pipeline.attached_tables a
+		 WHERE a.target = detach.target AND a.stage_column = detach.stage_column;
+		IF FOUND THEN
+			found_any := true;
+		END IF;
+		IF NOT found_any THEN
+			RAISE NOTICE 'table % has no pipeline attached on column "%", skipping', qual, stage_column;
+		END IF;
+	END
+	$fn$;
+
+-- Attached tables, from the configuration; names are today's names.
+DROP VIEW pipeline.attachments;
+CREATE VIEW pipeline.attachments AS
+	SELECT pg_catalog.format('%I.%I', n.nspname, c.relname) AS table_name,
+		   a.stage_column::text AS stage_column,
+		   a.ruleset,
+		   (SELECT pg_catalog.format('%I.%I', hn.nspname, h.relname)
+			  FROM pg_catalog.pg_class h JOIN pg_catalog.pg_namespace hn ON hn.oid = h.relnamespace
+			 WHERE h.oid = a.history) AS history_table,
+		   a.entered_at_column::text AS entered_at_column
+	  FROM pipeline.attached_tables a
+	  JOIN pg_catalog.pg_class c ON c.oid = a.target
+	  JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace;
+COMMENT ON VIEW pipeline.attachments IS 'pipeline: every attached table, its stage column, ruleset, history table and entered-at column';
+GRANT SELECT ON pipeline.attachments TO PUBLIC;
+
+-- ---------------------------------------------------------------------------
+-- Upgrade from 1.0: the attachments of 1.0 lived in their triggers'
+-- arguments.  Read them one last time into pipeline.attached_tables and
+-- recreate the triggers with the stage column as their only argument.  (A
+-- new install has no such triggers: this does nothing.)
+-- ---------------------------------------------------------------------------
+DO $upgrade$
+DECLARE
+	a record;
+	trg text;
+	hist text;
+BEGIN
+	FOR a IN
+		SELECT t.tgrelid::pg_catalog.regclass AS target,
+			   args[1] AS stage_column,
+			   coalesce(args[2], 'strict') AS ruleset,
+			   (SELECT (pipeline._trigger_args(r.tgargs))[2]
+				  FROM pg_catalog.pg_trigger r
+				 WHERE r.tgrelid = t.tgrelid AND r.tgparentid = 0
+				   AND r.tgfoid = 'pipeline.record_transition()'::pg_catalog.regprocedure
+				   AND (pipeline._trigger_args(r.tgargs))[1] = args[1]
+				 LIMIT 1) AS history
+		  FROM pg_catalog.pg_trigger t
+		 CROSS JOIN LATERAL pipeline._trigger_args(t.tgargs) AS args
+		 WHERE t.tgfoid = 'pipeline.enforce_transition()'::pg_catalog.regprocedure
+		   AND t.tgparentid = 0
+		   AND (t.tgtype::integer & 2) <> 0		-- BEFORE
+		   AND (t.tgtype::integer & 16) <> 0	-- UPDATE
+	LOOP
+		INSERT INTO pipeline.attached_tables (target, stage_column, ruleset, history, views)
+		VALUES (a.target, a.stage_column, a.ruleset, pg_catalog.to_regclass(a.history),
+				pipeline._history_views_of(a.target, a.stage_column));
+		FOREACH trg IN ARRAY ARRAY['zz_pipeline_enforce_', 'zz_pipeline_enforce_insert_',
+								   'zz_pipeline_history_', 'zz_pipeline_history_insert_']
+		LOOP
+			trg := trg || a.stage_column;
+			IF EXISTS (SELECT 1 FROM pg_catalog.pg_trigger t
+						WHERE t.tgrelid = a.target AND t.tgname = trg AND t.tgparentid = 0) THEN
+				EXECUTE pg_catalog.format('DROP TRIGGER %I ON %s', trg, a.target);
+			END IF;
+		END LOOP;
+		EXECUTE pg_catalog.format('CREATE TRIGGER %I BEFORE UPDATE ON %s FOR EACH ROW '
+								  'EXECUTE FUNCTION pipeline.enforce_transition(%L)',
+								  'zz_pipeline_enforce_' || a.stage_column, a.target, a.stage_column);
+		EXECUTE pg_catalog.format('CREATE TRIGGER %I AFTER INSERT ON %s FOR EACH ROW '
+								  'EXECUTE FUNCTION pipeline.enforce_transition(%L)',
+								  'zz_pipeline_enforce_insert_' || a.stage_column, a.target, a.stage_column);
+		IF a.history IS NOT NULL THEN
+			EXECUTE pg_catalog.format('CREATE TRIGGER %I AFTER UPDATE ON %s FOR EACH ROW '
+									  'WHEN (OLD.%I IS DISTINCT FROM NEW.%I) '
+									  'EXECUTE FUNCTION pipeline.record_transition(%L)',
+									  'zz_pipeline_history_' || a.stage_column, a.target,
+									  a.stage_column, a.stage_column, a.stage_column);
+			EXECUTE pg_catalog.format('CREATE TRIGGER %I AFTER INSERT ON %s FOR EACH ROW '
+									  'EXECUTE FUNCTION pipeline.record_transition(%L)',
+									  'zz_pipeline_history_insert_' || a.stage_column, a.target, a.stage_column);
+		END IF;
+	END LOOP;
+END
+$upgrade$;
+
+-- Nothing parses trigger arguments any more.
+DROP FUNCTION pipeline._trigger_args(bytea);

@@ -46,4 +46,11 @@
 #define pg_noreturn pg_attribute_noreturn()
 #endif
 
+/* PG 17 moved the backend's local transaction id into MyProc->vxid. */
+#if PG_VERSION_NUM >= 170000
+#define compat_MyProcLxid (MyProc->vxid.lxid)
+#else
+#define compat_MyProcLxid (MyProc->lxid)
+#endif
+
 #endif							/* PIPELINE_COMPAT_H */

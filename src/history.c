@@ -1,111 +1,157 @@
 /*
  * history.c
  *		pipeline.record_transition(): the trigger that appends a row to a
- *		table's stage history for every transition.
+ *		table's stage history for every transition, and the writer that
+ *		inserts those rows.
  *
- * pipeline.attach() installs it AFTER INSERT (creation, or the insert half
- * of a cross-partition move) and AFTER UPDATE ... WHEN (OLD.col IS DISTINCT
- * FROM NEW.col), so updates that leave the stage alone queue no work.
+ * pipeline.attach() installs the trigger AFTER INSERT (creation, or the
+ * insert half of a cross-partition move) and AFTER UPDATE ... WHEN (OLD.col
+ * IS DISTINCT FROM NEW.col), so updates that leave the stage alone queue no
+ * work.
  *
- * The row is written through a saved SPI plan, one per history table and
- * backend (as ri_triggers.c does for foreign keys), with the rights of the
- * owner of the table the trigger was defined on: the table's writers need
- * no privilege on the history table, so they cannot forge or delete it.
- * changed_by is the current_user of the changing statement, taken before
- * switching; changed_at is clock_timestamp(); seq comes from the history
- * table's identity column.
+ * The history table is the one pipeline.attached_tables names, by OID: a
+ * rename keeps history flowing into it, and a table later created under the
+ * old name receives nothing.  It must belong to the owner of the attached
+ * table, whose rights the rows are written with (so the table's writers
+ * need no privilege on it and cannot forge or delete history), and nothing
+ * that another role owns ever runs with those rights.
+ *
+ * Rows are written like any other insert, through the executor: a saved
+ * plan (one per history table, as ri_triggers.c keeps for foreign keys),
+ * prepared and run as the owner, so every constraint, default, trigger,
+ * generated column and access method of the history table applies.  To
+ * keep that cheap for statements that move many rows, the trigger queues
+ * the rows and the queue is written with one
+ *
+ *		INSERT INTO history (...) SELECT ... FROM ROWS FROM (unnest($1), ...)
+ *
+ * when the statement that queued them ends (the executor's ExecutorEnd, or
+ * a utility statement such as COPY), or every HISTORY_BATCH_ROWS rows.  The
+ * rows of a statement are therefore visible to the next statement, as they
+ * would be if each had been inserted by the trigger itself, and seq follows
+ * the order in which the triggers fired.  A (sub)transaction abort drops
+ * the rows it queued.  In the one statement during which this library is
+ * loaded, if it is a utility statement, the end of the statement is not
+ * seen by the hooks, so each row is written as it is queued.
  */
 #include "compat.h"
 
-#include "access/genam.h"
-#include "access/htup_details.h"
+#include "access/parallel.h"
 #include "access/table.h"
-#include "catalog/indexing.h"
+#include "access/xact.h"
 #include "catalog/namespace.h"
-#include "catalog/pg_index.h"
-#include "commands/sequence.h"
 #include "catalog/pg_type.h"
+#include "executor/executor.h"
 #include "executor/spi.h"
 #include "miscadmin.h"
+#include "storage/lmgr.h"
+#include "storage/proc.h"
+#include "tcop/pquery.h"
+#include "tcop/utility.h"
 #include "utils/acl.h"
+#include "utils/array.h"
 #include "utils/builtins.h"
-#include "utils/fmgrprotos.h"
-#include "utils/timestamp.h"
+#include "utils/datum.h"
 #include "utils/hsearch.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
 #include "utils/regproc.h"
-#include "utils/varlena.h"
+#include "utils/syscache.h"
+#include "utils/timestamp.h"
 
+#include "attachment.h"
+#include "history.h"
 #include "stage_meta.h"
 #include "transition.h"
 
 PG_FUNCTION_INFO_V1(pipeline_record_transition);
 
-#define HISTORY_MAX_ARGS (TRANSITION_MAX_KEYS + 3)
+/* Rows queued for one history table before they are written anyway. */
+#define HISTORY_BATCH_ROWS 8192
 
-/* A saved plan inserting into one history table. */
+/* Rounds of writing in which each round's triggers queued more rows. */
+#define HISTORY_MAX_FLUSH_ROUNDS 1000
+
+/* Identifies a history table as written for one attached table. */
+typedef struct HistoryKey
+{
+	Oid			hist_relid;
+	Oid			root_relid;
+} HistoryKey;
+
+/* A saved INSERT plan; lives for the backend, re-planned by plancache. */
 typedef struct HistoryPlan
 {
-	Oid			hist_relid;		/* hash key */
+	HistoryKey	key;			/* hash key */
 	char	   *sql;			/* in TopMemoryContext */
 	int			nargs;
-	Oid			argtypes[HISTORY_MAX_ARGS];
+	Oid			argtypes[INDEX_MAX_KEYS + 4];
 	SPIPlanPtr	plan;
 } HistoryPlan;
+
+/*
+ * The rows queued for one history table in this transaction.  Entries stay
+ * until the transaction ends (their memory is in queue_cxt); a flush only
+ * empties them.
+ */
+typedef struct HistoryQueue
+{
+	HistoryKey	key;			/* hash key */
+	Oid			owner;			/* owner of the attached table: the writer */
+	int			nkeys;
+	char	   *keynames[INDEX_MAX_KEYS];
+	Oid			keytypes[INDEX_MAX_KEYS];
+	int16		keylen[INDEX_MAX_KEYS];
+	bool		keybyval[INDEX_MAX_KEYS];
+	char		keyalign[INDEX_MAX_KEYS];
+	Oid			stage_type;
+
+	int			nrows;
+	int			maxrows;
+	Datum	   *keys;			/* nrows * nkeys */
+	bool	   *keynulls;
+	Datum	   *from;
+	bool	   *fromnulls;
+	Datum	   *to;
+	Datum	   *at;				/* timestamptz */
+	Datum	   *by;				/* role OID */
+	SubTransactionId *subids;
+	MemoryContext rows_cxt;		/* by-reference key values; reset by a flush */
+} HistoryQueue;
 
 /* fn_extra of record_transition: one per trigger per query. */
 typedef struct RecordCache
 {
 	TransitionRel rel;
-	Oid			hist_relid;
-	int			nkeys;
-	AttrNumber	keyattrs[TRANSITION_MAX_KEYS];	/* in the trigger's relation */
-	int			nargs;
-	HistoryPlan *plan;
-	Oid			user_cached;
-	NameData	user_name;
-
-	/*
-	 * Direct path: when the history table is exactly what attach creates
-	 * (plain table, no triggers, RLS, CHECKs, extra columns, expression or
-	 * partial or exclusion or deferred indexes), rows are formed here and
-	 * inserted with heap and index inserts, as catalog rows are, instead of
-	 * running an executor per row.  Otherwise the saved SPI plan is used.
-	 */
-	bool		direct;
-	int			hnatts;
-	AttrNumber	hkeyattrs[TRANSITION_MAX_KEYS];	/* key columns in the history table */
-	AttrNumber	hfrom;
-	AttrNumber	hto;
-	AttrNumber	hchanged_at;
-	AttrNumber	hchanged_by;
-	AttrNumber	hseq;
-	Oid			seq_relid;		/* the identity sequence of seq */
-	Datum	   *hvalues;
-	bool	   *hnulls;
+	HistoryKey	key;
+	uint64		queue_generation;	/* queue below belongs to this one */
+	HistoryQueue *queue;
 } RecordCache;
 
 static HTAB *history_plans = NULL;
+static HTAB *history_queues = NULL;	/* NULL: nothing queued this transaction */
+static MemoryContext queue_cxt = NULL;
+static uint64 queue_generation = 1; /* bumped when the queues are dropped */
+static int	queued_rows = 0;		/* over all queues */
+static bool flushing = false;
 
-static void history_check_direct(RecordCache *rc, Relation hist, MemoryContext cxt);
+/* The statement during which the library was loaded, if a utility one. */
+static LocalTransactionId unhooked_lxid = InvalidLocalTransactionId;
+static TimestampTz unhooked_stmt_start = 0;
 
-/* Fixed columns of a history table; the others are the target's key. */
-static bool
-is_history_column(const char *name)
-{
-	return strcmp(name, "from_stage") == 0 || strcmp(name, "to_stage") == 0 ||
-		strcmp(name, "changed_at") == 0 || strcmp(name, "changed_by") == 0 ||
-		strcmp(name, "seq") == 0;
-}
+static ExecutorEnd_hook_type prev_ExecutorEnd = NULL;
+static ProcessUtility_hook_type prev_ProcessUtility = NULL;
+
+static void history_flush_queue(HistoryQueue *q);
 
 /*
- * The saved plan for this history table and statement text, prepared (and
- * kept for the life of the backend) if it is new or the table changed shape.
+ * The saved plan for this history table and statement text, prepared (as
+ * the current user, which the caller has set to the owner) if it is new or
+ * the text changed.
  */
 static HistoryPlan *
-history_plan_get(Oid hist_relid, const char *sql, int nargs, Oid *argtypes)
+history_plan_get(const HistoryKey *key, const char *sql, int nargs, const Oid *argtypes)
 {
 	HistoryPlan *hp;
 	bool		found;
@@ -116,12 +162,12 @@ history_plan_get(Oid hist_relid, const char *sql, int nargs, Oid *argtypes)
 		HASHCTL		ctl;
 
 		memset(&ctl, 0, sizeof(ctl));
-		ctl.keysize = sizeof(Oid);
+		ctl.keysize = sizeof(HistoryKey);
 		ctl.entrysize = sizeof(HistoryPlan);
 		history_plans = hash_create("pipeline history plans", 16, &ctl,
 									HASH_ELEM | HASH_BLOBS);
 	}
-	hp = hash_search(history_plans, &hist_relid, HASH_ENTER, &found);
+	hp = hash_search(history_plans, key, HASH_ENTER, &found);
 	if (found && hp->plan != NULL && hp->nargs == nargs &&
 		strcmp(hp->sql, sql) == 0 &&
 		memcmp(hp->argtypes, argtypes, sizeof(Oid) * nargs) == 0)
@@ -135,16 +181,12 @@ history_plan_get(Oid hist_relid, const char *sql, int nargs, Oid *argtypes)
 	hp->plan = NULL;
 	hp->sql = NULL;
 
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-	plan = SPI_prepare(sql, nargs, argtypes);
+	plan = SPI_prepare(sql, nargs, (Oid *) argtypes);
 	if (plan == NULL)
 		elog(ERROR, "SPI_prepare returned %s for %s",
 			 SPI_result_code_string(SPI_result), sql);
 	if (SPI_keepplan(plan) != 0)
 		elog(ERROR, "SPI_keepplan failed");
-	if (SPI_finish() != SPI_OK_FINISH)
-		elog(ERROR, "SPI_finish failed");
 
 	hp->sql = MemoryContextStrdup(TopMemoryContext, sql);
 	hp->nargs = nargs;
@@ -154,250 +196,498 @@ history_plan_get(Oid hist_relid, const char *sql, int nargs, Oid *argtypes)
 }
 
 /*
- * Resolve the history table named by the trigger and match its columns to
- * the relation's: key columns by name and type, from_stage/to_stage of the
- * stage type.  Builds (or finds) the saved INSERT plan.
+ * The history table of a trigger whose SQL objects are still those of 1.0:
+ * the schema-qualified name in its second argument.  Only until ALTER
+ * EXTENSION pipeline UPDATE, which moves it into pipeline.attached_tables.
  */
-static void
-record_cache_init(RecordCache *rc, TriggerData *trigdata, MemoryContext cxt)
+static Oid
+legacy_history_relid(TriggerData *trigdata)
 {
 	Trigger    *trigger = trigdata->tg_trigger;
-	Relation	rel = trigdata->tg_relation;
-	TupleDesc	reldesc = RelationGetDescr(rel);
-	const char *histname = trigger->tgargs[1];
 	List	   *names;
-	Relation	hist;
-	TupleDesc	hdesc;
-	StringInfoData cols;
-	StringInfoData sql;
-	Oid			argtypes[HISTORY_MAX_ARGS];
-	bool		seen_from = false,
-				seen_to = false;
-	int			i;
 
-	transition_rel_init(&rc->rel, trigdata, cxt, "pipeline.record_transition");
-	transition_rel_root(&rc->rel);
-
-	/*
-	 * The history table is written with the table owner's rights: never
-	 * resolve its name through the writer's search_path, which could point
-	 * the insert (and the triggers of the table it lands in) elsewhere.
-	 * attach() always writes a schema-qualified name.
-	 */
-	names = compat_stringToQualifiedNameList(histname);
+	if (trigger->tgnargs != 2)
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("trigger \"%s\": pipeline.record_transition() takes a stage column and a history table, not %d arguments",
+						trigger->tgname, trigger->tgnargs),
+				 errhint("Run ALTER EXTENSION pipeline UPDATE.")));
+	names = compat_stringToQualifiedNameList(trigger->tgargs[1]);
 	if (list_length(names) < 2)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("history table \"%s\" of trigger \"%s\" on table \"%s\" is not schema-qualified",
-						histname, trigger->tgname, RelationGetRelationName(rel)),
-				 errhint("Run pipeline.attach() again: it names the history table with its schema.")));
-	rc->hist_relid = RangeVarGetRelid(makeRangeVarFromNameList(names), NoLock, true);
-	if (!OidIsValid(rc->hist_relid))
+						trigger->tgargs[1], trigger->tgname,
+						RelationGetRelationName(trigdata->tg_relation)),
+				 errhint("Run ALTER EXTENSION pipeline UPDATE.")));
+	return RangeVarGetRelid(makeRangeVarFromNameList(names), NoLock, true);
+}
+
+/*
+ * Find and check the history table of the trigger's attachment, once per
+ * trigger per query: it exists, is a table, and belongs to the owner of the
+ * attached table (42501 otherwise: its owner's triggers would run with that
+ * owner's rights).  It is locked as an INSERT would lock it, so neither its
+ * owner nor its shape can change before the rows are written.
+ */
+static void
+record_cache_init(RecordCache *rc, TriggerData *trigdata, MemoryContext cxt)
+{
+	TransitionRel *tr = &rc->rel;
+	Oid			hist_relid;
+	HeapTuple	tp;
+	Form_pg_class classform;
+
+	transition_rel_init(tr, trigdata, cxt, "pipeline.record_transition");
+	transition_rel_root(tr);
+
+	hist_relid = tr->legacy ? legacy_history_relid(trigdata) : tr->att.history;
+	if (!OidIsValid(hist_relid))
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_TABLE),
-				 errmsg("history table \"%s\" of trigger \"%s\" on table \"%s\" does not exist",
-						histname, trigger->tgname, RelationGetRelationName(rel)),
-				 errhint("Run pipeline.attach() again to recreate it, or with track_history => false.")));
+				 errmsg("the stage history table of table \"%s\" does not exist",
+						quote_qualified_identifier(tr->root_schema, tr->root_name)),
+				 errdetail("It was dropped, or the table is attached without history."),
+				 errhint("Run pipeline.attach() again to create it, or with track_history => false.")));
 
-	hist = table_open(rc->hist_relid, AccessShareLock);
-	hdesc = RelationGetDescr(hist);
-	initStringInfo(&cols);
-	rc->nkeys = 0;
-	for (i = 0; i < hdesc->natts; i++)
-	{
-		Form_pg_attribute att = TupleDescAttr(hdesc, i);
-		const char *name = NameStr(att->attname);
-		int			j;
-		AttrNumber	relattno = InvalidAttrNumber;
-
-		if (att->attisdropped)
-			continue;
-		if (strcmp(name, "from_stage") == 0 || strcmp(name, "to_stage") == 0)
-		{
-			if (att->atttypid != rc->rel.stage_type)
-				ereport(ERROR,
-						(errcode(ERRCODE_DATATYPE_MISMATCH),
-						 errmsg("column \"%s\" of history table \"%s\" has type %s, not the stage type %s",
-								name, histname, format_type_be(att->atttypid),
-								format_type_be(rc->rel.stage_type))));
-			if (name[0] == 'f')
-			{
-				seen_from = true;
-				rc->hfrom = att->attnum;
-			}
-			else
-			{
-				seen_to = true;
-				rc->hto = att->attnum;
-			}
-			continue;
-		}
-		if (is_history_column(name))
-		{
-			if (strcmp(name, "changed_at") == 0 && att->atttypid == TIMESTAMPTZOID)
-				rc->hchanged_at = att->attnum;
-			else if (strcmp(name, "changed_by") == 0 && att->atttypid == NAMEOID)
-				rc->hchanged_by = att->attnum;
-			else if (strcmp(name, "seq") == 0 && att->atttypid == INT8OID &&
-					 att->attidentity != '\0')
-				rc->hseq = att->attnum;
-			continue;
-		}
-
-		/* a key column: same name and type in the trigger's relation */
-		for (j = 0; j < reldesc->natts; j++)
-		{
-			Form_pg_attribute ratt = TupleDescAttr(reldesc, j);
-
-			if (!ratt->attisdropped && strcmp(NameStr(ratt->attname), name) == 0)
-			{
-				if (ratt->atttypid != att->atttypid)
-					ereport(ERROR,
-							(errcode(ERRCODE_DATATYPE_MISMATCH),
-							 errmsg("column \"%s\" of history table \"%s\" has type %s, but column \"%s\" of \"%s\" has type %s",
-									name, histname, format_type_be(att->atttypid),
-									name, RelationGetRelationName(rel),
-									format_type_be(ratt->atttypid))));
-				relattno = ratt->attnum;
-				break;
-			}
-		}
-		if (relattno == InvalidAttrNumber)
-			ereport(ERROR,
-					(errcode(ERRCODE_UNDEFINED_COLUMN),
-					 errmsg("history table \"%s\" has column \"%s\", which table \"%s\" does not have",
-							histname, name, RelationGetRelationName(rel))));
-		if (rc->nkeys >= TRANSITION_MAX_KEYS)
-			ereport(ERROR,
-					(errcode(ERRCODE_TOO_MANY_COLUMNS),
-					 errmsg("history table \"%s\" has more than %d key columns",
-							histname, TRANSITION_MAX_KEYS)));
-		rc->keyattrs[rc->nkeys] = relattno;
-		rc->hkeyattrs[rc->nkeys] = att->attnum;
-		argtypes[rc->nkeys] = att->atttypid;
-		rc->nkeys++;
-		appendStringInfo(&cols, "%s, ", quote_identifier(name));
-	}
-	if (!seen_from || !seen_to)
+	LockRelationOid(hist_relid, RowExclusiveLock);
+	tp = SearchSysCache1(RELOID, ObjectIdGetDatum(hist_relid));
+	if (!HeapTupleIsValid(tp))
 		ereport(ERROR,
-				(errcode(ERRCODE_UNDEFINED_COLUMN),
-				 errmsg("table \"%s\" is not a stage history table", histname),
-				 errdetail("It lacks column from_stage or to_stage.")));
+				(errcode(ERRCODE_UNDEFINED_TABLE),
+				 errmsg("the stage history table of table \"%s\" does not exist",
+						quote_qualified_identifier(tr->root_schema, tr->root_name)),
+				 errhint("Run pipeline.attach() again to create it.")));
+	classform = (Form_pg_class) GETSTRUCT(tp);
+	if (classform->relkind != RELKIND_RELATION &&
+		classform->relkind != RELKIND_PARTITIONED_TABLE)
+		ereport(ERROR,
+				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
+				 errmsg("stage history \"%s\" of table \"%s\" is not a table",
+						NameStr(classform->relname), tr->root_name)));
+	if (classform->relowner != tr->root_owner)
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("stage history table \"%s\" is not owned by the owner of table \"%s\"",
+						quote_qualified_identifier(get_namespace_name(classform->relnamespace),
+												   NameStr(classform->relname)),
+						quote_qualified_identifier(tr->root_schema, tr->root_name)),
+				 errdetail("History is written with the rights of the owner of the table, so it is written only into a table of that owner."),
+				 errhint("Give the history table back to the table's owner, or run pipeline.attach() again as that owner.")));
+	ReleaseSysCache(tp);
 
-	initStringInfo(&sql);
-	appendStringInfo(&sql, "INSERT INTO %s.%s (%sfrom_stage, to_stage, changed_at, changed_by) VALUES (",
-					 quote_identifier(get_namespace_name(RelationGetNamespace(hist))),
-					 quote_identifier(RelationGetRelationName(hist)),
-					 cols.data);
-	for (i = 0; i < rc->nkeys + 2; i++)
-		appendStringInfo(&sql, "$%d, ", i + 1);
-	appendStringInfo(&sql, "pg_catalog.clock_timestamp(), $%d)", rc->nkeys + 3);
-	argtypes[rc->nkeys] = rc->rel.stage_type;
-	argtypes[rc->nkeys + 1] = rc->rel.stage_type;
-	argtypes[rc->nkeys + 2] = NAMEOID;
-	rc->nargs = rc->nkeys + 3;
-	rc->hnatts = hdesc->natts;
-	history_check_direct(rc, hist, cxt);
-	table_close(hist, AccessShareLock);
+	if (tr->nkeys == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("table \"%s\" has no primary key, so its stage history cannot name its rows",
+						quote_qualified_identifier(tr->root_schema, tr->root_name)),
+				 errhint("Add the primary key back, or run pipeline.detach().")));
 
-	rc->plan = history_plan_get(rc->hist_relid, sql.data, rc->nargs, argtypes);
-	pfree(sql.data);
-	pfree(cols.data);
+	rc->key.hist_relid = hist_relid;
+	rc->key.root_relid = tr->root_relid;
+	rc->queue = NULL;
 }
 
-/*
- * Can rows go into this history table without an executor (see
- * RecordCache.direct)?  Checks, once per query, that the table is a plain
- * table with nothing that runs or checks on insert but NOT NULL and plain
- * unique indexes, and that the owner of the trigger's table may insert into
- * it -- the executor's permission check, which the direct path skips.
- */
+/* Drop every queue (end of transaction). */
 static void
-history_check_direct(RecordCache *rc, Relation hist, MemoryContext cxt)
+history_queues_forget(void)
 {
-	TupleDesc	hdesc = RelationGetDescr(hist);
-	List	   *indexes;
-	ListCell   *lc;
-	AclResult	aclresult;
-	Datum		seqname;
-
-	rc->direct = false;
-	aclresult = pg_class_aclcheck(RelationGetRelid(hist), rc->rel.root_owner, ACL_INSERT);
-	if (aclresult != ACLCHECK_OK)
-		aclcheck_error(aclresult, OBJECT_TABLE, RelationGetRelationName(hist));
-
-	if (hist->rd_rel->relkind != RELKIND_RELATION || hist->trigdesc != NULL ||
-		hist->rd_rel->relrowsecurity ||
-		(hdesc->constr != NULL &&
-		 (hdesc->constr->num_check > 0 || hdesc->constr->has_generated_stored)) ||
-		rc->hchanged_at == 0 || rc->hchanged_by == 0 || rc->hseq == 0)
-		return;
-
-	indexes = RelationGetIndexList(hist);
-	foreach(lc, indexes)
-	{
-		Relation	idx = index_open(lfirst_oid(lc), AccessShareLock);
-		bool		plain;
-
-		plain = idx->rd_index->indimmediate && !idx->rd_index->indisexclusion &&
-			heap_attisnull(idx->rd_indextuple, Anum_pg_index_indexprs, NULL) &&
-			heap_attisnull(idx->rd_indextuple, Anum_pg_index_indpred, NULL);
-		index_close(idx, AccessShareLock);
-		if (!plain)
-			return;
-	}
-	list_free(indexes);
-
-	seqname = DirectFunctionCall2(pg_get_serial_sequence,
-								  CStringGetTextDatum(quote_qualified_identifier(
-																				 get_namespace_name(RelationGetNamespace(hist)),
-																				 RelationGetRelationName(hist))),
-								  CStringGetTextDatum("seq"));
-	rc->seq_relid = RangeVarGetRelid(makeRangeVarFromNameList(textToQualifiedNameList(DatumGetTextPP(seqname))),
-									 NoLock, false);
-	rc->hvalues = MemoryContextAlloc(cxt, sizeof(Datum) * rc->hnatts);
-	rc->hnulls = MemoryContextAlloc(cxt, sizeof(bool) * rc->hnatts);
-	rc->direct = true;
+	history_queues = NULL;
+	queued_rows = 0;
+	queue_generation++;
+	if (queue_cxt != NULL)
+		MemoryContextReset(queue_cxt);
 }
 
-/*
- * Insert one history row directly: form the tuple (seq from the identity
- * sequence, changed_at = clock_timestamp()) and insert it with its index
- * entries.  values/nulls are in the SPI plan's parameter order.
- */
-static void
-history_insert_direct(RecordCache *rc, Datum *values, const char *nulls)
+/* The queue of rc's history table, created on first use in a transaction. */
+static HistoryQueue *
+history_queue_get(RecordCache *rc)
 {
-	Relation	hist;
-	HeapTuple	tup;
+	HistoryQueue *q;
+	bool		found;
 	int			i;
 
-	for (i = 0; i < rc->hnatts; i++)
-	{
-		rc->hvalues[i] = (Datum) 0;
-		rc->hnulls[i] = true;
-	}
-	for (i = 0; i < rc->nkeys; i++)
-	{
-		rc->hvalues[rc->hkeyattrs[i] - 1] = values[i];
-		rc->hnulls[rc->hkeyattrs[i] - 1] = (nulls[i] == 'n');
-	}
-	rc->hvalues[rc->hfrom - 1] = values[rc->nkeys];
-	rc->hnulls[rc->hfrom - 1] = (nulls[rc->nkeys] == 'n');
-	rc->hvalues[rc->hto - 1] = values[rc->nkeys + 1];
-	rc->hnulls[rc->hto - 1] = false;
-	rc->hvalues[rc->hchanged_by - 1] = values[rc->nkeys + 2];
-	rc->hnulls[rc->hchanged_by - 1] = false;
-	rc->hvalues[rc->hchanged_at - 1] = TimestampTzGetDatum(GetCurrentTimestamp());
-	rc->hnulls[rc->hchanged_at - 1] = false;
-	rc->hvalues[rc->hseq - 1] = Int64GetDatum(nextval_internal(rc->seq_relid, false));
-	rc->hnulls[rc->hseq - 1] = false;
+	if (rc->queue != NULL && rc->queue_generation == queue_generation)
+		return rc->queue;
 
-	hist = table_open(rc->hist_relid, RowExclusiveLock);
-	tup = heap_form_tuple(RelationGetDescr(hist), rc->hvalues, rc->hnulls);
-	CatalogTupleInsert(hist, tup);
-	heap_freetuple(tup);
-	table_close(hist, NoLock);
+	if (queue_cxt == NULL)
+		queue_cxt = AllocSetContextCreate(TopMemoryContext, "pipeline history queue",
+										  ALLOCSET_DEFAULT_SIZES);
+	if (history_queues == NULL)
+	{
+		HASHCTL		ctl;
+
+		memset(&ctl, 0, sizeof(ctl));
+		ctl.keysize = sizeof(HistoryKey);
+		ctl.entrysize = sizeof(HistoryQueue);
+		ctl.hcxt = queue_cxt;
+		history_queues = hash_create("pipeline history queues", 8, &ctl,
+									 HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+	}
+	q = hash_search(history_queues, &rc->key, HASH_ENTER, &found);
+	if (!found)
+	{
+		MemoryContext old = MemoryContextSwitchTo(queue_cxt);
+		TransitionRel *tr = &rc->rel;
+
+		q->owner = tr->root_owner;
+		q->nkeys = tr->nkeys;
+		for (i = 0; i < tr->nkeys; i++)
+		{
+			q->keynames[i] = pstrdup(tr->keynames[i]);
+			q->keytypes[i] = tr->keytypes[i];
+			get_typlenbyvalalign(tr->keytypes[i], &q->keylen[i], &q->keybyval[i], &q->keyalign[i]);
+		}
+		q->stage_type = tr->stage_type;
+		q->nrows = 0;
+		q->maxrows = 64;
+		q->keys = palloc(sizeof(Datum) * q->maxrows * Max(q->nkeys, 1));
+		q->keynulls = palloc(sizeof(bool) * q->maxrows * Max(q->nkeys, 1));
+		q->from = palloc(sizeof(Datum) * q->maxrows);
+		q->fromnulls = palloc(sizeof(bool) * q->maxrows);
+		q->to = palloc(sizeof(Datum) * q->maxrows);
+		q->at = palloc(sizeof(Datum) * q->maxrows);
+		q->by = palloc(sizeof(Datum) * q->maxrows);
+		q->subids = palloc(sizeof(SubTransactionId) * q->maxrows);
+		q->rows_cxt = AllocSetContextCreate(queue_cxt, "pipeline history rows",
+											ALLOCSET_DEFAULT_SIZES);
+		MemoryContextSwitchTo(old);
+	}
+	else if (q->nkeys != rc->rel.nkeys || q->stage_type != rc->rel.stage_type ||
+			 memcmp(q->keytypes, rc->rel.keytypes, sizeof(Oid) * q->nkeys) != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATATYPE_MISMATCH),
+				 errmsg("the primary key or stage column of table \"%s\" changed within this transaction",
+						rc->rel.root_name),
+				 errhint("Commit the change to the table before writing to it.")));
+	rc->queue = q;
+	rc->queue_generation = queue_generation;
+	return q;
+}
+
+/* Append one row to q (values already in the trigger's memory). */
+static void
+history_queue_append(HistoryQueue *q, const Datum *keys, const bool *keynulls,
+					 Datum from, bool fromnull, Datum to, TimestampTz at)
+{
+	MemoryContext old;
+	int			n = q->nrows;
+	int			i;
+
+	if (n == q->maxrows)
+	{
+		int			nk = Max(q->nkeys, 1);
+
+		q->maxrows *= 2;
+		q->keys = repalloc(q->keys, sizeof(Datum) * q->maxrows * nk);
+		q->keynulls = repalloc(q->keynulls, sizeof(bool) * q->maxrows * nk);
+		q->from = repalloc(q->from, sizeof(Datum) * q->maxrows);
+		q->fromnulls = repalloc(q->fromnulls, sizeof(bool) * q->maxrows);
+		q->to = repalloc(q->to, sizeof(Datum) * q->maxrows);
+		q->at = repalloc(q->at, sizeof(Datum) * q->maxrows);
+		q->by = repalloc(q->by, sizeof(Datum) * q->maxrows);
+		q->subids = repalloc(q->subids, sizeof(SubTransactionId) * q->maxrows);
+	}
+
+	old = MemoryContextSwitchTo(q->rows_cxt);
+	for (i = 0; i < q->nkeys; i++)
+	{
+		q->keynulls[n * q->nkeys + i] = keynulls[i];
+		q->keys[n * q->nkeys + i] = keynulls[i] ? (Datum) 0 :
+			datumCopy(keys[i], q->keybyval[i], q->keylen[i]);
+	}
+	MemoryContextSwitchTo(old);
+	q->from[n] = from;
+	q->fromnulls[n] = fromnull;
+	q->to[n] = to;
+	q->at[n] = TimestampTzGetDatum(at);
+	q->by[n] = ObjectIdGetDatum(GetUserId());
+	q->subids[n] = GetCurrentSubTransactionId();
+	q->nrows = n + 1;
+	queued_rows++;
+}
+
+/*
+ * Write q's rows with one INSERT ... SELECT FROM unnest(...), as the owner
+ * of the attached table.  The queue is emptied before the INSERT runs, so
+ * that rows queued meanwhile (by triggers of the history table that write
+ * to attached tables) go into a fresh batch.
+ */
+static void
+history_flush_queue(HistoryQueue *q)
+{
+	int			nargs = q->nkeys + 4;
+	Oid			argtypes[INDEX_MAX_KEYS + 4];
+	Datum		values[INDEX_MAX_KEYS + 4];
+	StringInfoData sql;
+	StringInfoData cols;
+	int			dims[1];
+	int			lbs[1] = {1};
+	int			n = q->nrows;
+	int			i;
+	int			r;
+	Datum	   *column;
+	bool	   *nulls;
+	HistoryPlan *hp;
+	Oid			save_userid;
+	int			save_sec_context;
+	int			ret;
+	MemoryContext tmp;
+	MemoryContext old;
+
+	if (n == 0)
+		return;
+	tmp = AllocSetContextCreate(CurrentMemoryContext, "pipeline history flush",
+								ALLOCSET_DEFAULT_SIZES);
+	old = MemoryContextSwitchTo(tmp);
+	dims[0] = n;
+
+	/* One array per column, in the plan's parameter order. */
+	column = palloc(sizeof(Datum) * n);
+	nulls = palloc(sizeof(bool) * n);
+	for (i = 0; i < q->nkeys; i++)
+	{
+		for (r = 0; r < n; r++)
+		{
+			column[r] = q->keys[r * q->nkeys + i];
+			nulls[r] = q->keynulls[r * q->nkeys + i];
+		}
+		argtypes[i] = get_array_type(q->keytypes[i]);
+		if (!OidIsValid(argtypes[i]))
+			ereport(ERROR,
+					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+					 errmsg("primary key column \"%s\" has type %s, which has no array type",
+							q->keynames[i], format_type_be(q->keytypes[i]))));
+		values[i] = PointerGetDatum(construct_md_array(column, nulls, 1, dims, lbs,
+													   q->keytypes[i], q->keylen[i],
+													   q->keybyval[i], q->keyalign[i]));
+	}
+	argtypes[q->nkeys] = argtypes[q->nkeys + 1] = get_array_type(q->stage_type);
+	values[q->nkeys] = PointerGetDatum(construct_md_array(q->from, q->fromnulls, 1, dims, lbs,
+														  q->stage_type, sizeof(Oid), true,
+														  TYPALIGN_INT));
+	values[q->nkeys + 1] = PointerGetDatum(construct_md_array(q->to, NULL, 1, dims, lbs,
+															  q->stage_type, sizeof(Oid), true,
+															  TYPALIGN_INT));
+	argtypes[q->nkeys + 2] = TIMESTAMPTZARRAYOID;
+	values[q->nkeys + 2] = PointerGetDatum(construct_md_array(q->at, NULL, 1, dims, lbs,
+															  TIMESTAMPTZOID, sizeof(TimestampTz),
+															  FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+	argtypes[q->nkeys + 3] = OIDARRAYOID;
+	values[q->nkeys + 3] = PointerGetDatum(construct_md_array(q->by, NULL, 1, dims, lbs,
+															  OIDOID, sizeof(Oid), true,
+															  TYPALIGN_INT));
+
+	/*
+	 * The statement names the table by its current name and schema (the
+	 * table is locked, so the name means our OID; a rename since the last
+	 * flush changes the text and so prepares a new plan) and every function
+	 * by pg_catalog, so the caller's search_path plays no part.
+	 */
+	initStringInfo(&sql);
+	initStringInfo(&cols);
+	for (i = 0; i < q->nkeys; i++)
+		appendStringInfo(&cols, "%s, ", quote_identifier(q->keynames[i]));
+	appendStringInfo(&sql, "INSERT INTO %s (%sfrom_stage, to_stage, changed_at, changed_by) SELECT ",
+					 quote_qualified_identifier(get_namespace_name(get_rel_namespace(q->key.hist_relid)),
+												get_rel_name(q->key.hist_relid)),
+					 cols.data);
+	for (i = 0; i < q->nkeys + 3; i++)
+		appendStringInfo(&sql, "u.c%d, ", i + 1);
+	appendStringInfo(&sql, "pg_catalog.pg_get_userbyid(u.c%d) FROM ROWS FROM (", nargs);
+	for (i = 0; i < nargs; i++)
+		appendStringInfo(&sql, "%spg_catalog.unnest($%d)", i > 0 ? ", " : "", i + 1);
+	appendStringInfoString(&sql, ") AS u(");
+	for (i = 0; i < nargs; i++)
+		appendStringInfo(&sql, "%sc%d", i > 0 ? ", " : "", i + 1);
+	appendStringInfoChar(&sql, ')');
+
+	/* Empty the queue first: the INSERT may queue rows of its own. */
+	queued_rows -= n;
+	q->nrows = 0;
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	GetUserIdAndSecContext(&save_userid, &save_sec_context);
+	SetUserIdAndSecContext(q->owner, save_sec_context | SECURITY_LOCAL_USERID_CHANGE);
+	PG_TRY();
+	{
+		hp = history_plan_get(&q->key, sql.data, nargs, argtypes);
+		ret = SPI_execute_plan(hp->plan, values, NULL, false, 0);
+		if (ret != SPI_OK_INSERT)
+			elog(ERROR, "SPI_execute_plan returned %s", SPI_result_code_string(ret));
+	}
+	PG_FINALLY();
+	{
+		SetUserIdAndSecContext(save_userid, save_sec_context);
+	}
+	PG_END_TRY();
+	if (SPI_finish() != SPI_OK_FINISH)
+		elog(ERROR, "SPI_finish failed");
+
+	MemoryContextSwitchTo(old);
+	MemoryContextDelete(tmp);
+	/* the rows' by-reference values went into the arrays; free them */
+	if (q->nrows == 0)
+		MemoryContextReset(q->rows_cxt);
+}
+
+/*
+ * Write every queued row.  Repeats until nothing is queued, since a history
+ * table's own triggers may write to attached tables.
+ */
+void
+history_flush_all(void)
+{
+	if (flushing || queued_rows == 0 || history_queues == NULL)
+		return;
+	if (!IsTransactionState() || IsParallelWorker())
+		return;
+	flushing = true;
+	PG_TRY();
+	{
+		int			rounds = 0;
+
+		while (queued_rows > 0)
+		{
+			HASH_SEQ_STATUS status;
+			HistoryQueue *q;
+			HistoryQueue *todo = NULL;
+
+			/* a history table whose triggers write history, and so on */
+			if (++rounds > HISTORY_MAX_FLUSH_ROUNDS)
+				ereport(ERROR,
+						(errcode(ERRCODE_STATEMENT_TOO_COMPLEX),
+						 errmsg("writing stage history keeps writing more stage history"),
+						 errdetail("%d rounds of history rows were written by one statement, each queued by the one before.",
+								   HISTORY_MAX_FLUSH_ROUNDS),
+						 errhint("A trigger on a stage history table writes to an attached table, directly or not, in a loop.")));
+
+			hash_seq_init(&status, history_queues);
+			while ((q = hash_seq_search(&status)) != NULL)
+			{
+				if (q->nrows > 0)
+				{
+					todo = q;
+					hash_seq_term(&status);
+					break;
+				}
+			}
+			if (todo == NULL)
+				break;
+			history_flush_queue(todo);
+		}
+	}
+	PG_FINALLY();
+	{
+		flushing = false;
+	}
+	PG_END_TRY();
+}
+
+/* A statement ended: write what it queued. */
+static void
+history_ExecutorEnd(QueryDesc *queryDesc)
+{
+	if (prev_ExecutorEnd)
+		prev_ExecutorEnd(queryDesc);
+	else
+		standard_ExecutorEnd(queryDesc);
+	history_flush_all();
+}
+
+/* A utility statement (COPY, CALL, DO, ...) ended: write what it queued. */
+static void
+history_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
+					   bool readOnlyTree, ProcessUtilityContext context,
+					   ParamListInfo params, QueryEnvironment *queryEnv,
+					   DestReceiver *dest, QueryCompletion *qc)
+{
+	if (prev_ProcessUtility)
+		prev_ProcessUtility(pstmt, queryString, readOnlyTree, context, params,
+							queryEnv, dest, qc);
+	else
+		standard_ProcessUtility(pstmt, queryString, readOnlyTree, context, params,
+								queryEnv, dest, qc);
+	history_flush_all();
+}
+
+/*
+ * Transaction end: every queued row was written when its statement ended;
+ * one left at commit would be history lost, so it is an error.  An abort
+ * drops the queue.
+ */
+static void
+history_xact_callback(XactEvent event, void *arg)
+{
+	switch (event)
+	{
+		case XACT_EVENT_PRE_COMMIT:
+		case XACT_EVENT_PRE_PREPARE:
+			if (queued_rows > 0)
+				elog(ERROR, "pipeline: %d stage history rows were not written before commit",
+					 queued_rows);
+			break;
+		case XACT_EVENT_COMMIT:
+		case XACT_EVENT_ABORT:
+		case XACT_EVENT_PREPARE:
+		case XACT_EVENT_PARALLEL_COMMIT:
+		case XACT_EVENT_PARALLEL_ABORT:
+			history_queues_forget();
+			break;
+		default:
+			break;
+	}
+}
+
+/* Subtransaction abort: drop the rows queued inside it (a suffix). */
+static void
+history_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
+						 SubTransactionId parentSubid, void *arg)
+{
+	HASH_SEQ_STATUS status;
+	HistoryQueue *q;
+
+	if (event != SUBXACT_EVENT_ABORT_SUB || history_queues == NULL)
+		return;
+	hash_seq_init(&status, history_queues);
+	while ((q = hash_seq_search(&status)) != NULL)
+	{
+		int			keep = q->nrows;
+
+		while (keep > 0 && q->subids[keep - 1] >= mySubid)
+			keep--;
+		queued_rows -= q->nrows - keep;
+		q->nrows = keep;
+	}
+}
+
+/*
+ * Install the hooks and callbacks; called from _PG_init.  When the library
+ * is loaded in the middle of a utility statement, that statement's end is
+ * not seen by the hook, so its rows are written one by one.
+ */
+void
+history_init(void)
+{
+	prev_ExecutorEnd = ExecutorEnd_hook;
+	ExecutorEnd_hook = history_ExecutorEnd;
+	prev_ProcessUtility = ProcessUtility_hook;
+	ProcessUtility_hook = history_ProcessUtility;
+	RegisterXactCallback(history_xact_callback, NULL);
+	RegisterSubXactCallback(history_subxact_callback, NULL);
+
+	if (IsTransactionState() && ActivePortal != NULL)
+	{
+		CommandTag	tag = ActivePortal->commandTag;
+
+		if (tag != CMDTAG_SELECT && tag != CMDTAG_INSERT && tag != CMDTAG_UPDATE &&
+			tag != CMDTAG_DELETE && tag != CMDTAG_MERGE)
+		{
+			unhooked_lxid = compat_MyProcLxid;
+			unhooked_stmt_start = GetCurrentStatementStartTimestamp();
+		}
+	}
 }
 
 /* The trigger-protocol checks of record_transition, with clear errors. */
@@ -420,20 +710,20 @@ record_check_protocol(FunctionCallInfo fcinfo)
 				 errmsg("trigger \"%s\": pipeline.record_transition() must fire AFTER INSERT or AFTER UPDATE, FOR EACH ROW",
 						trigdata->tg_trigger->tgname),
 				 errhint("pipeline.attach() creates the right triggers.")));
-	if (trigdata->tg_trigger->tgnargs != 2)
+	if (trigdata->tg_trigger->tgnargs < 1 || trigdata->tg_trigger->tgnargs > 2)
 		ereport(ERROR,
 				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
-				 errmsg("trigger \"%s\": pipeline.record_transition() takes a stage column and a history table, not %d arguments",
+				 errmsg("trigger \"%s\": pipeline.record_transition() takes the stage column, not %d arguments",
 						trigdata->tg_trigger->tgname, trigdata->tg_trigger->tgnargs),
 				 errhint("pipeline.attach() creates the right triggers.")));
 }
 
 /*
- * pipeline.record_transition(): trigger; arguments (stage_column,
- * history_table).  Appends (key, from_stage, to_stage, clock_timestamp(),
- * current_user) to the history table: from_stage NULL for a created row,
- * the stage before the statement for a row moved between partitions (not
- * recorded when the stage did not change), OLD's stage for an update.
+ * pipeline.record_transition(): trigger; argument (stage_column).  Queues
+ * (key, from_stage, to_stage, clock_timestamp(), current_user) for the
+ * history table: from_stage NULL for a created row, the stage before the
+ * statement for a row moved between partitions (nothing when the stage did
+ * not change), OLD's stage for an update.
  */
 Datum
 pipeline_record_transition(PG_FUNCTION_ARGS)
@@ -441,15 +731,14 @@ pipeline_record_transition(PG_FUNCTION_ARGS)
 	TriggerData *trigdata = (TriggerData *) fcinfo->context;
 	RecordCache *rc = (RecordCache *) fcinfo->flinfo->fn_extra;
 	TupleTableSlot *slot;
-	Datum		values[HISTORY_MAX_ARGS];
-	char		nulls[HISTORY_MAX_ARGS];
+	Datum		keys[INDEX_MAX_KEYS];
+	bool		keynulls[INDEX_MAX_KEYS];
+	Datum		from = (Datum) 0;
+	bool		fromnull = true;
 	bool		isnull;
 	Datum		to;
-	Oid			userid;
-	Oid			save_userid;
-	int			save_sec_context;
+	HistoryQueue *q;
 	int			i;
-	int			ret;
 
 	if (rc == NULL || rc->rel.trigger_oid != trigdata->tg_trigger->tgoid)
 	{
@@ -463,75 +752,38 @@ pipeline_record_transition(PG_FUNCTION_ARGS)
 
 	if (TRIGGER_FIRED_BY_UPDATE(trigdata->tg_event))
 	{
-		bool		oldnull;
-		Datum		from;
-
 		slot = trigdata->tg_newslot;
 		to = slot_getattr(slot, rc->rel.attnum, &isnull);
-		from = slot_getattr(trigdata->tg_trigslot, rc->rel.attnum, &oldnull);
-		if (isnull || (!oldnull && DatumGetObjectId(from) == DatumGetObjectId(to)))
+		from = slot_getattr(trigdata->tg_trigslot, rc->rel.attnum, &fromnull);
+		if (isnull || (!fromnull && DatumGetObjectId(from) == DatumGetObjectId(to)))
 			return PointerGetDatum(NULL);
-		values[rc->nkeys] = from;
-		nulls[rc->nkeys] = oldnull ? 'n' : ' ';
 	}
 	else
 	{
 		Oid			old_stage;
-		bool		old_isnull;
 
 		slot = trigdata->tg_trigslot;
 		to = slot_getattr(slot, rc->rel.attnum, &isnull);
 		if (isnull)
 			return PointerGetDatum(NULL);
-		if (transition_rel_moved_from(&rc->rel, slot, &old_stage, &old_isnull))
+		if (transition_rel_moved_from(&rc->rel, slot, &old_stage, &fromnull))
 		{
-			if (!old_isnull && old_stage == DatumGetObjectId(to))
+			if (!fromnull && old_stage == DatumGetObjectId(to))
 				return PointerGetDatum(NULL);
-			values[rc->nkeys] = ObjectIdGetDatum(old_stage);
-			nulls[rc->nkeys] = old_isnull ? 'n' : ' ';
-		}
-		else
-		{
-			values[rc->nkeys] = (Datum) 0;
-			nulls[rc->nkeys] = 'n';
+			from = ObjectIdGetDatum(old_stage);
 		}
 	}
 
-	for (i = 0; i < rc->nkeys; i++)
-	{
-		values[i] = slot_getattr(slot, rc->keyattrs[i], &isnull);
-		nulls[i] = isnull ? 'n' : ' ';
-	}
-	values[rc->nkeys + 1] = to;
-	nulls[rc->nkeys + 1] = ' ';
+	for (i = 0; i < rc->rel.nkeys; i++)
+		keys[i] = slot_getattr(slot, rc->rel.keyattrs[i], &keynulls[i]);
 
-	userid = GetUserId();
-	if (userid != rc->user_cached)
-	{
-		namestrcpy(&rc->user_name, GetUserNameFromId(userid, false));
-		rc->user_cached = userid;
-	}
-	values[rc->nkeys + 2] = NameGetDatum(&rc->user_name);
-	nulls[rc->nkeys + 2] = ' ';
+	q = history_queue_get(rc);
+	history_queue_append(q, keys, keynulls, from, fromnull, to, GetCurrentTimestamp());
 
-	if (rc->direct)
-	{
-		history_insert_direct(rc, values, nulls);
-		return PointerGetDatum(NULL);
-	}
-
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-	GetUserIdAndSecContext(&save_userid, &save_sec_context);
-	SetUserIdAndSecContext(rc->rel.root_owner,
-						   save_sec_context | SECURITY_LOCAL_USERID_CHANGE |
-						   SECURITY_NOFORCE_RLS);
-	ret = SPI_execute_plan(rc->plan->plan, values, nulls, false, 0);
-	SetUserIdAndSecContext(save_userid, save_sec_context);
-	if (ret != SPI_OK_INSERT)
-		elog(ERROR, "SPI_execute_plan returned %s", SPI_result_code_string(ret));
-	if (SPI_finish() != SPI_OK_FINISH)
-		elog(ERROR, "SPI_finish failed");
+	if (q->nrows >= HISTORY_BATCH_ROWS ||
+		(compat_MyProcLxid == unhooked_lxid &&
+		 GetCurrentStatementStartTimestamp() == unhooked_stmt_start))
+		history_flush_all();
 
 	return PointerGetDatum(NULL);
 }

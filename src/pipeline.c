@@ -7,6 +7,8 @@
 #include "fmgr.h"
 #include "utils/guc.h"
 
+#include "attachment.h"
+#include "history.h"
 #include "pipeline.h"
 #include "stage_meta.h"
 
@@ -37,4 +39,6 @@ _PG_init(void)
 	MarkGUCPrefixReserved("pipeline");
 
 	stage_meta_init();
+	attachment_init();
+	history_init();
 }

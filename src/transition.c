@@ -90,6 +90,7 @@ transition_rel_init(TransitionRel *tr, TriggerData *trigdata,
 	TupleDesc	tupdesc = RelationGetDescr(rel);
 	MemoryContext oldcxt;
 	const char *column;
+	Oid			pkoid;
 	int			i;
 
 	oldcxt = MemoryContextSwitchTo(cxt);
@@ -141,7 +142,6 @@ transition_rel_init(TransitionRel *tr, TriggerData *trigdata,
 		int			n = list_length(ancestors);
 		List	   *partattrs = NIL;
 		ListCell   *lc;
-		Oid			pkoid;
 
 		tr->is_partition = true;
 
@@ -190,27 +190,40 @@ transition_rel_init(TransitionRel *tr, TriggerData *trigdata,
 		i = 0;
 		foreach(lc, partattrs)
 			tr->partattrs[i++] = (AttrNumber) lfirst_int(lc);
-
-		/* Primary key columns, in key order: the stash key. */
-		pkoid = compat_RelationGetPrimaryKeyIndex(rel);
-		if (OidIsValid(pkoid))
-		{
-			Relation	idx = index_open(pkoid, AccessShareLock);
-			Form_pg_index index = idx->rd_index;
-
-			tr->nkeys = Min(index->indnkeyatts, TRANSITION_MAX_KEYS);
-			for (i = 0; i < tr->nkeys; i++)
-			{
-				AttrNumber	attno = index->indkey.values[i];
-				Form_pg_attribute att = TupleDescAttr(tupdesc, attno - 1);
-
-				tr->keyattrs[i] = attno;
-				tr->keylen[i] = att->attlen;
-				tr->keybyval[i] = att->attbyval;
-			}
-			index_close(idx, AccessShareLock);
-		}
 	}
+
+	/* Primary key columns, in key order: the history's key, the stash key. */
+	pkoid = compat_RelationGetPrimaryKeyIndex(rel);
+	if (OidIsValid(pkoid))
+	{
+		Relation	idx = index_open(pkoid, AccessShareLock);
+		Form_pg_index index = idx->rd_index;
+
+		tr->nkeys = index->indnkeyatts;
+		for (i = 0; i < tr->nkeys; i++)
+		{
+			AttrNumber	attno = index->indkey.values[i];
+			Form_pg_attribute att = TupleDescAttr(tupdesc, attno - 1);
+
+			tr->keyattrs[i] = attno;
+			tr->keylen[i] = att->attlen;
+			tr->keybyval[i] = att->attbyval;
+			tr->keytypes[i] = att->atttypid;
+			tr->keynames[i] = pstrdup(NameStr(att->attname));
+		}
+		index_close(idx, AccessShareLock);
+	}
+
+	/* The attachment of the table the trigger was defined on. */
+	tr->legacy = !attachment_config_exists();
+	if (!tr->legacy && !attachment_get(tr->root_relid, column, &tr->att, cxt))
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("table \"%s\" is not attached to a pipeline on column \"%s\"",
+						get_rel_name(tr->root_relid), column),
+				 errdetail("Trigger \"%s\" calls %s(), but pipeline.attached_tables has no row for that table and column.",
+						   trigger->tgname, funcname),
+				 errhint("Run pipeline.attach() for the table, or drop the trigger.")));
 
 	MemoryContextSwitchTo(oldcxt);
 }
@@ -249,7 +262,7 @@ transition_rel_root(TransitionRel *tr)
  * two sides of a partition move see the same values, so byte equality is
  * the right test.
  */
-void
+static void
 transition_rel_stash_key(const TransitionRel *tr, TupleTableSlot *slot,
 						 StringInfo buf)
 {
@@ -460,7 +473,9 @@ enforce_check_protocol(FunctionCallInfo fcinfo)
 }
 
 /*
- * pipeline.enforce_transition(): trigger; arguments (stage_column [, ruleset]).
+ * pipeline.enforce_transition(): trigger; argument (stage_column).  The
+ * ruleset is the attachment's (pipeline.attached_tables); a trigger made by
+ * 1.0's SQL objects names it as a second argument instead.
  *
  * BEFORE UPDATE: NEW's stage may not be NULL (23502) and OLD -> NEW must be
  * allowed (23514).  On a partition, a row whose partition key changes is
@@ -488,9 +503,12 @@ pipeline_enforce_transition(PG_FUNCTION_ARGS)
 		ec = MemoryContextAllocZero(cxt, sizeof(EnforceCache));
 		stage_call_cache_init(&ec->cc);
 		transition_rel_init(&ec->rel, trigdata, cxt, "pipeline.enforce_transition");
-		ec->ruleset_name = MemoryContextStrdup(cxt,
-											   trigdata->tg_trigger->tgnargs > 1 ?
-											   trigdata->tg_trigger->tgargs[1] : "strict");
+		if (!ec->rel.legacy)
+			ec->ruleset_name = ec->rel.att.ruleset;
+		else
+			ec->ruleset_name = MemoryContextStrdup(cxt,
+												   trigdata->tg_trigger->tgnargs > 1 ?
+												   trigdata->tg_trigger->tgargs[1] : "strict");
 		fcinfo->flinfo->fn_extra = ec;
 	}
 	tr = &ec->rel;

@@ -15,8 +15,8 @@
 #include "lib/stringinfo.h"
 #include "utils/rel.h"
 
-/* Upper bound on primary-key columns we handle (INDEX_MAX_KEYS is 32). */
-#define TRANSITION_MAX_KEYS 32
+#include "attachment.h"
+
 
 /*
  * What a transition trigger knows about the relation it fires on, resolved
@@ -49,11 +49,21 @@ typedef struct TransitionRel
 	int			npartattrs;
 	AttrNumber *partattrs;		/* partition key columns, in relid's numbering */
 
-	/* Primary key of relid (in key order), for the stash. */
+	/* Primary key of relid (in key order): the history's key, the stash's. */
 	int			nkeys;
-	AttrNumber	keyattrs[TRANSITION_MAX_KEYS];
-	int16		keylen[TRANSITION_MAX_KEYS];
-	bool		keybyval[TRANSITION_MAX_KEYS];
+	AttrNumber	keyattrs[INDEX_MAX_KEYS];
+	int16		keylen[INDEX_MAX_KEYS];
+	bool		keybyval[INDEX_MAX_KEYS];
+	Oid			keytypes[INDEX_MAX_KEYS];
+	const char *keynames[INDEX_MAX_KEYS];
+
+	/*
+	 * The attachment (pipeline.attached_tables) of (root_relid, column).
+	 * legacy: the extension's SQL objects are still those of 1.0, whose
+	 * triggers carry ruleset and history table as arguments.
+	 */
+	bool		legacy;
+	Attachment	att;
 
 	MemoryContext query_cxt;	/* identifies the statement (its stash) */
 } TransitionRel;
@@ -62,8 +72,6 @@ typedef struct TransitionRel
 extern void transition_rel_init(TransitionRel *tr, TriggerData *trigdata,
 								MemoryContext cxt, const char *funcname);
 extern void transition_rel_root(TransitionRel *tr);
-extern void transition_rel_stash_key(const TransitionRel *tr, TupleTableSlot *slot,
-									 StringInfo buf);
 extern bool transition_rel_moved_from(const TransitionRel *tr, TupleTableSlot *slot,
 									  Oid *old_stage, bool *old_isnull);
 

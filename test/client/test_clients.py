@@ -230,7 +230,8 @@ VIEWS = {
     ("pipeline", "transition_rules"): [
         ("stage_type", pg.TEXT), ("ruleset", pg.TEXT), ("from_stage", pg.TEXT), ("to_stage", pg.TEXT)],
     ("pipeline", "attachments"): [
-        ("table_name", pg.TEXT), ("stage_column", pg.TEXT), ("ruleset", pg.TEXT), ("history_table", pg.TEXT)],
+        ("table_name", pg.TEXT), ("stage_column", pg.TEXT), ("ruleset", pg.TEXT), ("history_table", pg.TEXT),
+        ("entered_at_column", pg.TEXT)],
     ("public", "deals_stage_visits"): [
         ("id", pg.INTEGER), ("stage", pg.TEXT), ("ordinal", pg.INTEGER), ("entered_at", pg.TIMESTAMP),
         ("exited_at", pg.TIMESTAMP), ("time_in_stage", pg.INTERVAL), ("is_current", pg.BOOLEAN)],

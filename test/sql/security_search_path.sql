@@ -346,17 +346,23 @@ SELECT p.oid::regprocedure AS definer_function,
        has_function_privilege('public', p.oid, 'EXECUTE') AS public_can_execute
   FROM pg_proc p WHERE p.pronamespace = 'pipeline'::regnamespace AND p.prosecdef ORDER BY p.oid::regprocedure::text;
 
--- A hand-made history trigger naming its history table without a schema is
--- refused: the name would be resolved through the writer's search_path and
--- the row written (with the table owner's rights) wherever it points.
+-- The history table is found by identity (pipeline.attached_tables holds
+-- its OID), never by a name resolved through the writer's search_path: a
+-- look-alike first in the path receives nothing.
 CREATE TABLE public.sec_hand (id int PRIMARY KEY, stage pipeline.stage NOT NULL);
 CREATE TABLE public.sec_hand_history (id int, from_stage pipeline.stage, to_stage pipeline.stage,
                                       changed_at timestamptz, changed_by name, seq bigint GENERATED ALWAYS AS IDENTITY);
+INSERT INTO pipeline.attached_tables (target, stage_column, history)
+VALUES ('public.sec_hand', 'stage', 'public.sec_hand_history');
 CREATE TRIGGER hand AFTER INSERT ON public.sec_hand FOR EACH ROW
-	EXECUTE FUNCTION pipeline.record_transition('stage', 'sec_hand_history');
+	EXECUTE FUNCTION pipeline.record_transition('stage');
+CREATE TEMP TABLE sec_hand_history (LIKE public.sec_hand_history);
+SET search_path = pg_temp, public;
 INSERT INTO public.sec_hand VALUES (1, 'lead_generation');
-\echo SQLSTATE :SQLSTATE
-DROP TABLE public.sec_hand, public.sec_hand_history;
+RESET search_path;
+SELECT (SELECT count(*) FROM public.sec_hand_history) AS history_rows,
+       (SELECT count(*) FROM pg_temp.sec_hand_history) AS look_alike_rows;
+DROP TABLE public.sec_hand, public.sec_hand_history, pg_temp.sec_hand_history;
 
 -- ---------------------------------------------------------------------------
 -- attach never resolves operators through the search_path: it compares and

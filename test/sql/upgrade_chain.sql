@@ -4,8 +4,8 @@
 -- version with a registered custom type, settings, an edited ruleset and
 -- attached tables (plain and partitioned) present; afterwards everything
 -- reads the same and keeps working, and the pg_extension_config_dump tables
--- are right.  Today 1.0 is the only version; a sql/pipeline--1.0--1.1.sql is
--- walked automatically.  Leaves the extension installed at the default version.
+-- are right.  The writes made before the update run the 1.1 library against
+-- 1.0's SQL objects, as after a package upgrade.  Leaves the extension installed at the default version.
 SET client_min_messages = warning;
 CREATE EXTENSION IF NOT EXISTS pipeline;
 RESET client_min_messages;
@@ -74,7 +74,8 @@ CREATE FUNCTION pg_temp.upg_snapshot() RETURNS TABLE (what text, "row" text)
 	LANGUAGE sql AS $$
 	SELECT 'catalog' AS what, c::text AS row FROM pipeline.stage_catalog c
 	UNION ALL SELECT 'rules', r::text FROM pipeline.transition_rules r
-	UNION ALL SELECT 'attachments', a::text FROM pipeline.attachments a
+	UNION ALL SELECT 'attachments', (a.table_name, a.stage_column, a.ruleset, a.history_table)::text
+	            FROM pipeline.attachments a
 	UNION ALL SELECT 'stage_types', t::text FROM pipeline.stage_types t
 	UNION ALL SELECT 'stage_settings', s::text FROM pipeline.stage_settings s
 	UNION ALL SELECT 'rulesets', r::text FROM pipeline.rulesets r
@@ -93,16 +94,16 @@ CREATE TEMP TABLE upg_before AS SELECT * FROM pg_temp.upg_snapshot();
 -- 3. every step of the update path, in order
 DO $$
 DECLARE
-	target text := (SELECT default_version FROM pg_available_extensions WHERE name = 'pipeline');
+	target_version text := (SELECT default_version FROM pg_available_extensions WHERE name = 'pipeline');
 	path text;
 	step text;
 	n integer := 0;
 BEGIN
-	IF target <> '1.0' THEN
+	IF target_version <> '1.0' THEN
 		SELECT p.path INTO path FROM pg_extension_update_paths('pipeline') p
-		 WHERE p.source = '1.0' AND p.target = target;
+		 WHERE p.source = '1.0' AND p.target = target_version;
 		IF path IS NULL THEN
-			RAISE EXCEPTION 'no update path from 1.0 to %', target;
+			RAISE EXCEPTION 'no update path from 1.0 to %', target_version;
 		END IF;
 		FOREACH step IN ARRAY (string_to_array(path, '--'))[2:] LOOP
 			EXECUTE format('ALTER EXTENSION pipeline UPDATE TO %L', step);
@@ -131,6 +132,16 @@ SELECT what, count(*) AS rows FROM upg_before GROUP BY what ORDER BY what;
 SELECT count(*) AS rows_differing
   FROM ((SELECT * FROM upg_before EXCEPT ALL SELECT * FROM upg_after)
         UNION ALL (SELECT * FROM upg_after EXCEPT ALL SELECT * FROM upg_before)) d;
+
+-- 1.1: the attachments are configuration rows (by identity), and the
+-- triggers carry only their stage column
+SELECT target, stage_column, ruleset, history, cardinality(views) AS views
+  FROM pipeline.attached_tables ORDER BY target::text;
+SELECT tgrelid::regclass AS "table", tgname, pg_catalog.encode(tgargs, 'escape') AS args
+  FROM pg_trigger
+ WHERE tgfoid IN ('pipeline.enforce_transition()'::regprocedure, 'pipeline.record_transition()'::regprocedure)
+   AND tgparentid = 0
+ ORDER BY 1::text, 2;
 
 -- 5. ... and keeps working: rules, triggers, history, aggregates
 UPDATE upg_deals SET stage = 'won' WHERE id = 2;          -- custom edge new -> won

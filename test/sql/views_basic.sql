@@ -4,6 +4,20 @@
 SET client_min_messages = warning;
 CREATE EXTENSION IF NOT EXISTS pipeline;
 RESET client_min_messages;
+
+-- The view hook as pipeline.attach() runs it: the attachment row (by
+-- identity), the views, then their identities recorded in the row, which
+-- is what _drop_history_views() drops.
+CREATE FUNCTION pg_temp.create_views(target regclass, stage_column name, history regclass) RETURNS void
+	LANGUAGE plpgsql AS $$
+BEGIN
+	INSERT INTO pipeline.attached_tables (target, stage_column, history)
+	VALUES (target, stage_column, history) ON CONFLICT DO NOTHING;
+	PERFORM pipeline._create_history_views(target, stage_column, history);
+	UPDATE pipeline.attached_tables a SET views = pipeline._history_views_of(create_views.target, create_views.stage_column)
+	 WHERE a.target = create_views.target AND a.stage_column = create_views.stage_column;
+END
+$$;
 \set SHOW_CONTEXT never
 
 CREATE ROLE regress_views_owner;
@@ -22,7 +36,7 @@ GRANT INSERT ON "Regress Views"."Deals" TO regress_views_other;
 RESET ROLE;
 
 -- Created by a superuser, owned by the table's owner.
-SELECT pipeline._create_history_views('"Regress Views"."Deals"', 'stage', '"Regress Views"."Deals_stage_history"');
+SELECT pg_temp.create_views('"Regress Views"."Deals"', 'stage', '"Regress Views"."Deals_stage_history"');
 SELECT c.relname, c.relkind, pg_get_userbyid(c.relowner) AS owner,
 	   (SELECT array_agg(a.grantee::regrole::text || ':' || a.privilege_type || CASE WHEN a.is_grantable THEN '*' ELSE '' END
 						 ORDER BY a.grantee::regrole::text, a.privilege_type)
@@ -80,7 +94,7 @@ SELECT count(*) AS answers_changed FROM (
 	UNION ALL SELECT 'visits', to_jsonb(v) - 'time_in_stage' FROM "Regress Views"."Deals_stage_visits" v) now
 	FULL JOIN public.regress_views_answer a USING (v, r)
  WHERE now.v IS NULL OR a.v IS NULL;
-SELECT pipeline._create_history_views('"Regress Views"."Deals"', 'stage', '"Regress Views"."Deals_stage_history"');
+SELECT pg_temp.create_views('"Regress Views"."Deals"', 'stage', '"Regress Views"."Deals_stage_history"');
 RESET search_path;
 SELECT count(*) AS answers_changed FROM (
 	SELECT 'funnel' AS v, to_jsonb(f) AS r FROM "Regress Views"."Deals_funnel" f
@@ -98,7 +112,7 @@ DROP TABLE public.regress_views_answer;
 
 -- Idempotent; re-running syncs grants with the table's.
 REVOKE SELECT ON "Regress Views"."Deals" FROM regress_views_other;
-SELECT pipeline._create_history_views('"Regress Views"."Deals"', 'stage', '"Regress Views"."Deals_stage_history"');
+SELECT pg_temp.create_views('"Regress Views"."Deals"', 'stage', '"Regress Views"."Deals_stage_history"');
 SELECT c.relname, (SELECT array_agg(a.grantee::regrole::text || ':' || a.privilege_type ORDER BY 1)
 					 FROM aclexplode(c.relacl) a WHERE a.grantee <> c.relowner) AS grants
   FROM pg_class c
@@ -106,7 +120,7 @@ SELECT c.relname, (SELECT array_agg(a.grantee::regrole::text || ':' || a.privile
 
 -- A user's view over ours survives re-creation and blocks dropping.
 CREATE VIEW "Regress Views".dashboard AS SELECT stage, reached FROM "Regress Views"."Deals_funnel";
-SELECT pipeline._create_history_views('"Regress Views"."Deals"', 'stage', '"Regress Views"."Deals_stage_history"');
+SELECT pg_temp.create_views('"Regress Views"."Deals"', 'stage', '"Regress Views"."Deals_stage_history"');
 SELECT pipeline._drop_history_views('"Regress Views"."Deals"', 'stage');
 DROP VIEW "Regress Views".dashboard;
 
@@ -119,23 +133,23 @@ CREATE TABLE "Regress Views".tickets_phase_stage_history (code text NOT NULL,
 INSERT INTO "Regress Views".tickets VALUES ('A', 'closed_won');
 INSERT INTO "Regress Views".tickets_phase_stage_history VALUES ('A', NULL, 'negotiation', now(), 'x', 1),
 	('A', 'negotiation', 'closed_won', now(), 'x', 2);
-SELECT pipeline._create_history_views('"Regress Views".tickets', 'phase', '"Regress Views".tickets_phase_stage_history');
+SELECT pg_temp.create_views('"Regress Views".tickets', 'phase', '"Regress Views".tickets_phase_stage_history');
 SELECT relname FROM pg_class WHERE relnamespace = '"Regress Views"'::regnamespace AND relkind = 'v' ORDER BY 1;
 SELECT stage, reached, reached_amount FROM "Regress Views".tickets_phase_funnel;
 
 -- Refusals (nothing is created).
 CREATE TABLE "Regress Views".reserved_funnel (x integer);
 CREATE TABLE "Regress Views".reserved (code text PRIMARY KEY, stage pipeline.stage);
-SELECT pipeline._create_history_views('"Regress Views".reserved', 'stage', '"Regress Views".tickets_phase_stage_history');
+SELECT pg_temp.create_views('"Regress Views".reserved', 'stage', '"Regress Views".tickets_phase_stage_history');
 \echo SQLSTATE :SQLSTATE
 CREATE TABLE "Regress Views".keyed (ordinal integer PRIMARY KEY, stage pipeline.stage);
-SELECT pipeline._create_history_views('"Regress Views".keyed', 'stage', '"Regress Views".tickets_phase_stage_history');
+SELECT pg_temp.create_views('"Regress Views".keyed', 'stage', '"Regress Views".tickets_phase_stage_history');
 \echo SQLSTATE :SQLSTATE
 CREATE TABLE "Regress Views".nokey (code text, stage pipeline.stage);
-SELECT pipeline._create_history_views('"Regress Views".nokey', 'stage', '"Regress Views".tickets_phase_stage_history');
+SELECT pg_temp.create_views('"Regress Views".nokey', 'stage', '"Regress Views".tickets_phase_stage_history');
 \echo SQLSTATE :SQLSTATE
 CREATE TABLE "Regress Views".a_table_name_that_is_forty_eight_bytes_long_xxxx (code text PRIMARY KEY, stage pipeline.stage);
-SELECT pipeline._create_history_views('"Regress Views".a_table_name_that_is_forty_eight_bytes_long_xxxx', 'stage',
+SELECT pg_temp.create_views('"Regress Views".a_table_name_that_is_forty_eight_bytes_long_xxxx', 'stage',
 	'"Regress Views".tickets_phase_stage_history');
 \echo SQLSTATE :SQLSTATE
 SELECT count(*) AS views_created FROM pg_class

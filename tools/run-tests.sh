@@ -18,4 +18,5 @@ fi
 # a crash in the middle: each prints its own "N passed, N failed" line.
 in_cluster test/client/run.sh
 in_cluster test/dump/run.sh
+in_cluster test/managed/run.sh
 LOAD_SECONDS=8 LOAD_CLIENTS=4 LOAD_TPS_SECONDS=2 LOAD_CRASH_SECONDS=6 test/stress/load.sh

@@ -5,9 +5,9 @@
  *		inserts those rows.
  *
  * pipeline.attach() installs the trigger AFTER INSERT (creation, or the
- * insert half of a cross-partition move) and AFTER UPDATE ... WHEN (OLD.col
+ * insert half of a cross-partition move), AFTER UPDATE ... WHEN (OLD.col
  * IS DISTINCT FROM NEW.col), so updates that leave the stage alone queue no
- * work.
+ * work, and AFTER DELETE (a deletion is history too).
  *
  * The history table is the one pipeline.attached_tables names, by OID: a
  * rename keeps history flowing into it, and a table later created under the
@@ -114,6 +114,7 @@ typedef struct HistoryQueue
 	Datum	   *from;
 	bool	   *fromnulls;
 	Datum	   *to;
+	bool	   *tonulls;		/* a deletion has no to_stage */
 	Datum	   *at;				/* timestamptz */
 	Datum	   *by;				/* role OID */
 	SubTransactionId *subids;
@@ -346,6 +347,7 @@ history_queue_get(RecordCache *rc)
 		q->from = palloc(sizeof(Datum) * q->maxrows);
 		q->fromnulls = palloc(sizeof(bool) * q->maxrows);
 		q->to = palloc(sizeof(Datum) * q->maxrows);
+		q->tonulls = palloc(sizeof(bool) * q->maxrows);
 		q->at = palloc(sizeof(Datum) * q->maxrows);
 		q->by = palloc(sizeof(Datum) * q->maxrows);
 		q->subids = palloc(sizeof(SubTransactionId) * q->maxrows);
@@ -368,7 +370,7 @@ history_queue_get(RecordCache *rc)
 /* Append one row to q (values already in the trigger's memory). */
 static void
 history_queue_append(HistoryQueue *q, const Datum *keys, const bool *keynulls,
-					 Datum from, bool fromnull, Datum to, TimestampTz at)
+					 Datum from, bool fromnull, Datum to, bool tonull, TimestampTz at)
 {
 	MemoryContext old;
 	int			n = q->nrows;
@@ -384,6 +386,7 @@ history_queue_append(HistoryQueue *q, const Datum *keys, const bool *keynulls,
 		q->from = repalloc(q->from, sizeof(Datum) * q->maxrows);
 		q->fromnulls = repalloc(q->fromnulls, sizeof(bool) * q->maxrows);
 		q->to = repalloc(q->to, sizeof(Datum) * q->maxrows);
+		q->tonulls = repalloc(q->tonulls, sizeof(bool) * q->maxrows);
 		q->at = repalloc(q->at, sizeof(Datum) * q->maxrows);
 		q->by = repalloc(q->by, sizeof(Datum) * q->maxrows);
 		q->subids = repalloc(q->subids, sizeof(SubTransactionId) * q->maxrows);
@@ -400,6 +403,7 @@ history_queue_append(HistoryQueue *q, const Datum *keys, const bool *keynulls,
 	q->from[n] = from;
 	q->fromnulls[n] = fromnull;
 	q->to[n] = to;
+	q->tonulls[n] = tonull;
 	q->at[n] = TimestampTzGetDatum(at);
 	q->by[n] = ObjectIdGetDatum(GetUserId());
 	q->subids[n] = GetCurrentSubTransactionId();
@@ -466,7 +470,7 @@ history_flush_queue(HistoryQueue *q)
 	values[q->nkeys] = PointerGetDatum(construct_md_array(q->from, q->fromnulls, 1, dims, lbs,
 														  q->stage_type, sizeof(Oid), true,
 														  TYPALIGN_INT));
-	values[q->nkeys + 1] = PointerGetDatum(construct_md_array(q->to, NULL, 1, dims, lbs,
+	values[q->nkeys + 1] = PointerGetDatum(construct_md_array(q->to, q->tonulls, 1, dims, lbs,
 															  q->stage_type, sizeof(Oid), true,
 															  TYPALIGN_INT));
 	argtypes[q->nkeys + 2] = TIMESTAMPTZARRAYOID;
@@ -704,10 +708,11 @@ record_check_protocol(FunctionCallInfo fcinfo)
 	trigdata = (TriggerData *) fcinfo->context;
 	ev = trigdata->tg_event;
 	if (!TRIGGER_FIRED_FOR_ROW(ev) || !TRIGGER_FIRED_AFTER(ev) ||
-		!(TRIGGER_FIRED_BY_INSERT(ev) || TRIGGER_FIRED_BY_UPDATE(ev)))
+		!(TRIGGER_FIRED_BY_INSERT(ev) || TRIGGER_FIRED_BY_UPDATE(ev) ||
+		  TRIGGER_FIRED_BY_DELETE(ev)))
 		ereport(ERROR,
 				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
-				 errmsg("trigger \"%s\": pipeline.record_transition() must fire AFTER INSERT or AFTER UPDATE, FOR EACH ROW",
+				 errmsg("trigger \"%s\": pipeline.record_transition() must fire AFTER INSERT, UPDATE or DELETE, FOR EACH ROW",
 						trigdata->tg_trigger->tgname),
 				 errhint("pipeline.attach() creates the right triggers.")));
 	if (trigdata->tg_trigger->tgnargs < 1 || trigdata->tg_trigger->tgnargs > 2)
@@ -720,10 +725,13 @@ record_check_protocol(FunctionCallInfo fcinfo)
 
 /*
  * pipeline.record_transition(): trigger; argument (stage_column).  Queues
- * (key, from_stage, to_stage, clock_timestamp(), current_user) for the
- * history table: from_stage NULL for a created row, the stage before the
- * statement for a row moved between partitions (nothing when the stage did
- * not change), OLD's stage for an update.
+ * (key, from_stage, to_stage, changed_at, current_user) for the history
+ * table: from_stage NULL for a created row, the stage before the statement
+ * for a row moved between partitions (nothing when the stage did not
+ * change), OLD's stage for an update; to_stage NULL for a deleted row (but
+ * not for the delete half of a move between partitions).  changed_at is the
+ * row's entered-at column when the attachment has one (the triggers that
+ * enforce transitions keep it right), else clock_timestamp().
  */
 Datum
 pipeline_record_transition(PG_FUNCTION_ARGS)
@@ -736,7 +744,9 @@ pipeline_record_transition(PG_FUNCTION_ARGS)
 	Datum		from = (Datum) 0;
 	bool		fromnull = true;
 	bool		isnull;
-	Datum		to;
+	Datum		to = (Datum) 0;
+	bool		tonull = false;
+	TimestampTz at;
 	HistoryQueue *q;
 	int			i;
 
@@ -758,6 +768,14 @@ pipeline_record_transition(PG_FUNCTION_ARGS)
 		if (isnull || (!fromnull && DatumGetObjectId(from) == DatumGetObjectId(to)))
 			return PointerGetDatum(NULL);
 	}
+	else if (TRIGGER_FIRED_BY_DELETE(trigdata->tg_event))
+	{
+		slot = trigdata->tg_trigslot;
+		from = slot_getattr(slot, rc->rel.attnum, &fromnull);
+		if (fromnull || transition_rel_moving(&rc->rel, slot))
+			return PointerGetDatum(NULL);
+		tonull = true;
+	}
 	else
 	{
 		Oid			old_stage;
@@ -777,8 +795,17 @@ pipeline_record_transition(PG_FUNCTION_ARGS)
 	for (i = 0; i < rc->rel.nkeys; i++)
 		keys[i] = slot_getattr(slot, rc->rel.keyattrs[i], &keynulls[i]);
 
+	at = GetCurrentTimestamp();
+	if (rc->rel.entered_at_attnum > 0 && !tonull)
+	{
+		Datum		d = slot_getattr(slot, rc->rel.entered_at_attnum, &isnull);
+
+		if (!isnull)
+			at = DatumGetTimestampTz(d);
+	}
+
 	q = history_queue_get(rc);
-	history_queue_append(q, keys, keynulls, from, fromnull, to, GetCurrentTimestamp());
+	history_queue_append(q, keys, keynulls, from, fromnull, to, tonull, at);
 
 	if (q->nrows >= HISTORY_BATCH_ROWS ||
 		(compat_MyProcLxid == unhooked_lxid &&

@@ -29,6 +29,7 @@
 #include "catalog/pg_class.h"
 #include "catalog/pg_index.h"
 #include "catalog/pg_trigger.h"
+#include "catalog/pg_type.h"
 #include "utils/builtins.h"
 #include "utils/datum.h"
 #include "utils/fmgroids.h"
@@ -36,6 +37,7 @@
 #include "utils/partcache.h"
 #include "utils/rel.h"
 #include "utils/syscache.h"
+#include "utils/timestamp.h"
 
 #include "pipeline.h"
 #include "stage_meta.h"
@@ -225,6 +227,25 @@ transition_rel_init(TransitionRel *tr, TriggerData *trigdata,
 						   trigger->tgname, funcname),
 				 errhint("Run pipeline.attach() for the table, or drop the trigger.")));
 
+	/* The entered-at column, by name in this relation, as a timestamptz. */
+	if (!tr->legacy && tr->att.has_entered_at)
+	{
+		const char *ecol = NameStr(tr->att.entered_at_column);
+
+		tr->entered_at_attnum = get_attnum(tr->relid, ecol);
+		if (tr->entered_at_attnum <= 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_UNDEFINED_COLUMN),
+					 errmsg("entered-at column \"%s\" of table \"%s\" does not exist",
+							ecol, RelationGetRelationName(rel)),
+					 errhint("Run pipeline.attach() again with the column's new name, or without entered_at_column.")));
+		if (TupleDescAttr(tupdesc, tr->entered_at_attnum - 1)->atttypid != TIMESTAMPTZOID)
+			ereport(ERROR,
+					(errcode(ERRCODE_DATATYPE_MISMATCH),
+					 errmsg("entered-at column \"%s\" of table \"%s\" is not of type timestamp with time zone",
+							ecol, RelationGetRelationName(rel))));
+	}
+
 	MemoryContextSwitchTo(oldcxt);
 }
 
@@ -257,18 +278,22 @@ transition_rel_root(TransitionRel *tr)
 }
 
 /*
- * Serialize the primary key of the row in slot into buf: a byte per column
+ * Serialize the primary key of the row in slot into buf, after a byte that
+ * says which side of a move it names (STASH_NEW_ROW: the row arriving, found
+ * by the insert side; STASH_OLD_ROW: the row leaving, found by the delete
+ * side -- the key changes, since it includes the partition key): a byte per column
  * saying NULL or not, then the value's bytes (detoasted for varlena).  The
  * two sides of a partition move see the same values, so byte equality is
  * the right test.
  */
 static void
 transition_rel_stash_key(const TransitionRel *tr, TupleTableSlot *slot,
-						 StringInfo buf)
+						 char side, StringInfo buf)
 {
 	int			i;
 
 	resetStringInfo(buf);
+	appendStringInfoChar(buf, side);
 	for (i = 0; i < tr->nkeys; i++)
 	{
 		bool		isnull;
@@ -312,11 +337,70 @@ transition_rel_moved_from(const TransitionRel *tr, TupleTableSlot *slot,
 	if (!tr->is_partition || tr->nkeys == 0)
 		return false;
 	initStringInfo(&buf);
-	transition_rel_stash_key(tr, slot, &buf);
+	transition_rel_stash_key(tr, slot, STASH_NEW_ROW, &buf);
 	found = transition_stash_get(tr->query_cxt, tr->root_relid,
 								 buf.data, buf.len, old_stage, old_isnull);
 	pfree(buf.data);
 	return found;
+}
+
+/*
+ * Is the row in slot (the old row of a DELETE) the delete half of a
+ * cross-partition UPDATE of this statement?  Such a row was stashed by the
+ * BEFORE UPDATE trigger.
+ */
+bool
+transition_rel_moving(const TransitionRel *tr, TupleTableSlot *slot)
+{
+	StringInfoData buf;
+	Oid			old_stage;
+	bool		old_isnull;
+	bool		found;
+
+	if (!tr->is_partition || tr->nkeys == 0)
+		return false;
+	initStringInfo(&buf);
+	transition_rel_stash_key(tr, slot, STASH_OLD_ROW, &buf);
+	found = transition_stash_get(tr->query_cxt, tr->root_relid,
+								 buf.data, buf.len, &old_stage, &old_isnull);
+	pfree(buf.data);
+	return found;
+}
+
+/*
+ * "(k1, k2)=(v1, v2)": the primary key of the row in slot, as PostgreSQL's
+ * own constraint errors show keys, for messages that must name the row.
+ */
+char *
+transition_rel_key_text(const TransitionRel *tr, TupleTableSlot *slot)
+{
+	StringInfoData buf;
+	int			i;
+
+	initStringInfo(&buf);
+	appendStringInfoChar(&buf, '(');
+	for (i = 0; i < tr->nkeys; i++)
+		appendStringInfo(&buf, "%s%s", i > 0 ? ", " : "", quote_identifier(tr->keynames[i]));
+	appendStringInfoString(&buf, ")=(");
+	for (i = 0; i < tr->nkeys; i++)
+	{
+		bool		isnull;
+		Datum		d = slot_getattr(slot, tr->keyattrs[i], &isnull);
+		Oid			out;
+		bool		varlena;
+
+		if (i > 0)
+			appendStringInfoString(&buf, ", ");
+		if (isnull)
+		{
+			appendStringInfoString(&buf, "null");
+			continue;
+		}
+		getTypeOutputInfo(tr->keytypes[i], &out, &varlena);
+		appendStringInfoString(&buf, OidOutputFunctionCall(out, d));
+	}
+	appendStringInfoChar(&buf, ')');
+	return buf.data;
 }
 
 /* Attach the table (the root), column and constraint (trigger) fields. */
@@ -350,10 +434,11 @@ report_null_stage(TransitionRel *tr)
  */
 static void
 report_illegal(EnforceCache *ec, const StageType *type,
-			   const Ruleset *rs, int from_idx, int to_idx)
+			   const Ruleset *rs, int from_idx, int to_idx, TupleTableSlot *slot)
 {
 	StringInfoData from;
 	StringInfoData allowed;
+	const char *key;
 	int			j;
 	int			nallowed = 0;
 
@@ -373,14 +458,19 @@ report_illegal(EnforceCache *ec, const StageType *type,
 			appendStringInfoString(&allowed, ", ");
 		appendStringInfoString(&allowed, type->stages[j].label);
 	}
+	key = transition_rel_key_text(&ec->rel, slot);
 
 	ereport(ERROR,
 			(errcode(ERRCODE_CHECK_VIOLATION),
 			 errmsg("illegal stage transition from %s to \"%s\"",
 					from.data, type->stages[to_idx].label),
 			 nallowed > 0 ?
-			 errdetail("Allowed from %s: %s.", from.data, allowed.data) :
-			 errdetail("No transition is allowed from %s.", from.data),
+			 errdetail("Allowed from %s: %s. Failing row has key %s.", from.data, allowed.data, key) :
+			 errdetail("No transition is allowed from %s. Failing row has key %s.", from.data, key),
+			 from_idx < 0 ?
+			 errhint("Table %s follows ruleset \"%s\" of %s, which creates rows only in its entry stages. To load rows that are already further along, attach with history_from => (their history) or with a custom ruleset that allows creating them there.",
+					 quote_qualified_identifier(ec->rel.root_schema, ec->rel.root_name),
+					 rs->name, type->qualified_name) :
 			 errhint("Table %s follows ruleset \"%s\" of %s; pipeline.next_stages() lists the stages a row may move to.",
 					 quote_qualified_identifier(ec->rel.root_schema, ec->rel.root_name),
 					 rs->name, type->qualified_name),
@@ -393,7 +483,8 @@ report_illegal(EnforceCache *ec, const StageType *type,
  * cache was rebuilt since the last row.
  */
 static void
-enforce_check(EnforceCache *ec, bool from_isnull, Oid from_oid, Oid to_oid)
+enforce_check(EnforceCache *ec, bool from_isnull, Oid from_oid, Oid to_oid,
+			  TupleTableSlot *slot)
 {
 	StageType  *type;
 	int			from_idx = -1;
@@ -412,7 +503,7 @@ enforce_check(EnforceCache *ec, bool from_isnull, Oid from_oid, Oid to_oid)
 	}
 
 	if (!RULESET_ALLOWS(type, ec->rs, from_idx, to_idx))
-		report_illegal(ec, type, ec->rs, from_idx, to_idx);
+		report_illegal(ec, type, ec->rs, from_idx, to_idx, slot);
 }
 
 /* Did an UPDATE change any partition key column of this row? */
@@ -457,10 +548,11 @@ enforce_check_protocol(FunctionCallInfo fcinfo)
 	ev = trigdata->tg_event;
 	if (!TRIGGER_FIRED_FOR_ROW(ev) ||
 		!((TRIGGER_FIRED_BEFORE(ev) && TRIGGER_FIRED_BY_UPDATE(ev)) ||
+		  (TRIGGER_FIRED_BEFORE(ev) && TRIGGER_FIRED_BY_INSERT(ev)) ||
 		  (TRIGGER_FIRED_AFTER(ev) && TRIGGER_FIRED_BY_INSERT(ev))))
 		ereport(ERROR,
 				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
-				 errmsg("trigger \"%s\": pipeline.enforce_transition() must fire BEFORE UPDATE or AFTER INSERT, FOR EACH ROW",
+				 errmsg("trigger \"%s\": pipeline.enforce_transition() must fire BEFORE INSERT, BEFORE UPDATE or AFTER INSERT, FOR EACH ROW",
 						trigdata->tg_trigger->tgname),
 				 errdetail("Creation is checked AFTER INSERT because BEFORE INSERT also fires for an INSERT ... ON CONFLICT DO UPDATE that ends as an update."),
 				 errhint("pipeline.attach() creates the right triggers.")));
@@ -473,20 +565,121 @@ enforce_check_protocol(FunctionCallInfo fcinfo)
 }
 
 /*
+ * 23514 for a time in the entered-at column that would give a visit a
+ * negative length, or rewrite the start of the current one.
+ */
+static void
+report_entered_at(TransitionRel *tr, TupleTableSlot *slot, const char *msg,
+				  const char *detail)
+{
+	transition_rel_root(tr);
+	ereport(ERROR,
+			(errcode(ERRCODE_CHECK_VIOLATION),
+			 errmsg(msg, NameStr(tr->att.entered_at_column), tr->root_name),
+			 errdetail("%s Failing row has key %s.", detail, transition_rel_key_text(tr, slot)),
+			 errhint("The entered-at column holds when the row entered its current stage: set it together with the stage, to a time no earlier than the current stage was entered and not in the future, or leave it to the trigger."),
+			 err_generic_string(PG_DIAG_SCHEMA_NAME, tr->root_schema),
+			 err_generic_string(PG_DIAG_TABLE_NAME, tr->root_name),
+			 err_generic_string(PG_DIAG_COLUMN_NAME, NameStr(tr->att.entered_at_column)),
+			 err_generic_string(PG_DIAG_CONSTRAINT_NAME, tr->trigger_name)));
+}
+
+/* The row's tuple with the entered-at column set to t. */
+static HeapTuple
+set_entered_at(TransitionRel *tr, Relation rel, HeapTuple tuple, TimestampTz t)
+{
+	int			col = tr->entered_at_attnum;
+	Datum		value = TimestampTzGetDatum(t);
+	bool		isnull = false;
+
+	return heap_modify_tuple_by_cols(tuple, RelationGetDescr(rel), 1, &col, &value, &isnull);
+}
+
+/*
+ * BEFORE INSERT with an entered-at column: NULL is the time of creation
+ * (now); a given time may not be in the future.  Returns the row to insert.
+ */
+static HeapTuple
+entered_at_on_insert(TransitionRel *tr, TriggerData *trigdata)
+{
+	TupleTableSlot *slot = trigdata->tg_trigslot;
+	bool		isnull;
+	Datum		at = slot_getattr(slot, tr->entered_at_attnum, &isnull);
+	TimestampTz now = GetCurrentTimestamp();
+
+	if (isnull)
+		return set_entered_at(tr, trigdata->tg_relation, trigdata->tg_trigtuple, now);
+	if (DatumGetTimestampTz(at) > now)
+		report_entered_at(tr, slot, "column \"%s\" of table \"%s\" dates a new row in the future",
+						  psprintf("The row is dated %s, after the statement's clock_timestamp() %s.",
+								   timestamptz_to_str(DatumGetTimestampTz(at)),
+								   timestamptz_to_str(now)));
+	return trigdata->tg_trigtuple;
+}
+
+/*
+ * BEFORE UPDATE with an entered-at column.  A stage change is timed by the
+ * new value when the statement changed the column, else now; the time may
+ * be neither before the current stage was entered nor in the future.
+ * Without a stage change the column may not change.  Returns the new row.
+ */
+static HeapTuple
+entered_at_on_update(TransitionRel *tr, TriggerData *trigdata, bool stage_changed)
+{
+	TupleTableSlot *oldslot = trigdata->tg_trigslot;
+	TupleTableSlot *newslot = trigdata->tg_newslot;
+	bool		oldnull;
+	bool		newnull;
+	Datum		o = slot_getattr(oldslot, tr->entered_at_attnum, &oldnull);
+	Datum		n = slot_getattr(newslot, tr->entered_at_attnum, &newnull);
+	bool		changed = oldnull != newnull ||
+		(!oldnull && DatumGetTimestampTz(o) != DatumGetTimestampTz(n));
+	TimestampTz now;
+
+	if (!stage_changed)
+	{
+		if (changed)
+			report_entered_at(tr, newslot, "column \"%s\" of table \"%s\" changes only with the stage",
+							  psprintf("The row entered its current stage at %s; the update sets %s without changing the stage.",
+									   oldnull ? "(unknown)" : timestamptz_to_str(DatumGetTimestampTz(o)),
+									   newnull ? "NULL" : timestamptz_to_str(DatumGetTimestampTz(n))));
+		return trigdata->tg_newtuple;
+	}
+
+	now = GetCurrentTimestamp();
+	if (!changed || newnull)
+		return set_entered_at(tr, trigdata->tg_relation, trigdata->tg_newtuple, now);
+	if (!oldnull && DatumGetTimestampTz(n) < DatumGetTimestampTz(o))
+		report_entered_at(tr, newslot, "stage change of table \"%2$s\" dated (column \"%1$s\") before the row entered its current stage",
+						  psprintf("The row entered its current stage at %s; the move is dated %s.",
+								   timestamptz_to_str(DatumGetTimestampTz(o)),
+								   timestamptz_to_str(DatumGetTimestampTz(n))));
+	if (DatumGetTimestampTz(n) > now)
+		report_entered_at(tr, newslot, "stage change of table \"%2$s\" dated (column \"%1$s\") in the future",
+						  psprintf("The move is dated %s, after the statement's clock_timestamp() %s.",
+								   timestamptz_to_str(DatumGetTimestampTz(n)),
+								   timestamptz_to_str(now)));
+	return trigdata->tg_newtuple;
+}
+
+/*
  * pipeline.enforce_transition(): trigger; argument (stage_column).  The
  * ruleset is the attachment's (pipeline.attached_tables); a trigger made by
  * 1.0's SQL objects names it as a second argument instead.
  *
  * BEFORE UPDATE: NEW's stage may not be NULL (23502) and OLD -> NEW must be
  * allowed (23514).  On a partition, a row whose partition key changes is
- * stashed with its old stage for the insert side of a possible move.
+ * stashed with its old stage for the insert side of a possible move.  With
+ * an entered-at column, the column follows its rules (above).
+ *
+ * BEFORE INSERT (only with an entered-at column): fills or checks it.
  *
  * AFTER INSERT: the stage may not be NULL; a row moved here by this
  * statement's UPDATE is validated against its old stage, any other row as a
  * creation.
  *
- * With pipeline.enforce_transitions off, only the NULL check and the stash
- * remain (history still needs the stash).
+ * With pipeline.enforce_transitions off, only the NULL check, the
+ * entered-at rules and the stash remain (history still needs the stash).
  */
 Datum
 pipeline_enforce_transition(PG_FUNCTION_ARGS)
@@ -521,14 +714,18 @@ pipeline_enforce_transition(PG_FUNCTION_ARGS)
 		bool		newnull;
 		Datum		oldval;
 		Datum		newval;
+		bool		stage_changed;
+		HeapTuple	result = trigdata->tg_newtuple;
 
 		newval = slot_getattr(newslot, tr->attnum, &newnull);
 		if (newnull)
 			report_null_stage(tr);
 		oldval = slot_getattr(oldslot, tr->attnum, &oldnull);
-		if (pipeline_enforce_transitions &&
-			(oldnull || DatumGetObjectId(oldval) != DatumGetObjectId(newval)))
-			enforce_check(ec, oldnull, DatumGetObjectId(oldval), DatumGetObjectId(newval));
+		stage_changed = oldnull || DatumGetObjectId(oldval) != DatumGetObjectId(newval);
+		if (pipeline_enforce_transitions && stage_changed)
+			enforce_check(ec, oldnull, DatumGetObjectId(oldval), DatumGetObjectId(newval), newslot);
+		if (tr->entered_at_attnum > 0)
+			result = entered_at_on_update(tr, trigdata, stage_changed);
 
 		if (tr->is_partition && partition_key_changed(tr, oldslot, newslot))
 		{
@@ -543,12 +740,21 @@ pipeline_enforce_transition(PG_FUNCTION_ARGS)
 								tr->root_name)));
 			}
 			initStringInfo(&buf);
-			transition_rel_stash_key(tr, newslot, &buf);
+			transition_rel_stash_key(tr, newslot, STASH_NEW_ROW, &buf);
+			transition_stash_put(tr->query_cxt, tr->root_relid, buf.data, buf.len,
+								 DatumGetObjectId(oldval), oldnull);
+			transition_rel_stash_key(tr, oldslot, STASH_OLD_ROW, &buf);
 			transition_stash_put(tr->query_cxt, tr->root_relid, buf.data, buf.len,
 								 DatumGetObjectId(oldval), oldnull);
 			pfree(buf.data);
 		}
-		return PointerGetDatum(trigdata->tg_newtuple);
+		return PointerGetDatum(result);
+	}
+	else if (TRIGGER_FIRED_BEFORE(trigdata->tg_event))
+	{
+		if (tr->entered_at_attnum > 0)
+			return PointerGetDatum(entered_at_on_insert(tr, trigdata));
+		return PointerGetDatum(trigdata->tg_trigtuple);
 	}
 	else
 	{
@@ -564,10 +770,10 @@ pipeline_enforce_transition(PG_FUNCTION_ARGS)
 		{
 			if (pipeline_enforce_transitions &&
 				(old_isnull || old_stage != DatumGetObjectId(val)))
-				enforce_check(ec, old_isnull, old_stage, DatumGetObjectId(val));
+				enforce_check(ec, old_isnull, old_stage, DatumGetObjectId(val), slot);
 		}
 		else if (pipeline_enforce_transitions)
-			enforce_check(ec, true, InvalidOid, DatumGetObjectId(val));
+			enforce_check(ec, true, InvalidOid, DatumGetObjectId(val), slot);
 		return PointerGetDatum(NULL);
 	}
 }

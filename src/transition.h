@@ -64,9 +64,15 @@ typedef struct TransitionRel
 	 */
 	bool		legacy;
 	Attachment	att;
+	/* att.entered_at_column in relid's numbering; 0 when none */
+	AttrNumber	entered_at_attnum;
 
 	MemoryContext query_cxt;	/* identifies the statement (its stash) */
 } TransitionRel;
+
+/* Which side of a move between partitions a stashed key names. */
+#define STASH_NEW_ROW 'n'
+#define STASH_OLD_ROW 'o'
 
 /* transition.c */
 extern void transition_rel_init(TransitionRel *tr, TriggerData *trigdata,
@@ -74,6 +80,8 @@ extern void transition_rel_init(TransitionRel *tr, TriggerData *trigdata,
 extern void transition_rel_root(TransitionRel *tr);
 extern bool transition_rel_moved_from(const TransitionRel *tr, TupleTableSlot *slot,
 									  Oid *old_stage, bool *old_isnull);
+extern bool transition_rel_moving(const TransitionRel *tr, TupleTableSlot *slot);
+extern char *transition_rel_key_text(const TransitionRel *tr, TupleTableSlot *slot);
 
 /* transition_stash.c: rows moving between partitions in this statement. */
 extern void transition_stash_put(MemoryContext query_cxt, Oid root_relid,

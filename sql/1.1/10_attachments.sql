@@ -86,16 +86,211 @@ GRANT SELECT, INSERT, UPDATE, DELETE ON pipeline.attached_tables TO PUBLIC;
 
 -- Create or replace the attachment row of (target, stage_column).
 CREATE FUNCTION pipeline._put_attachment(target regclass, stage_column name, ruleset text,
-										 history regclass, views regclass[])
+										 history regclass, views regclass[], entered_at_column name)
 	RETURNS void
 	LANGUAGE sql
 	SET search_path = pg_catalog, pg_temp
 	AS $$
-	INSERT INTO pipeline.attached_tables AS a (target, stage_column, ruleset, history, views)
-	VALUES ($1, $2, $3, $4, $5)
+	INSERT INTO pipeline.attached_tables AS a (target, stage_column, ruleset, history, views, entered_at_column)
+	VALUES ($1, $2, $3, $4, $5, $6)
 	ON CONFLICT (target, stage_column)
-	DO UPDATE SET ruleset = EXCLUDED.ruleset, history = EXCLUDED.history, views = EXCLUDED.views
+	DO UPDATE SET ruleset = EXCLUDED.ruleset, history = EXCLUDED.history, views = EXCLUDED.views,
+				  entered_at_column = EXCLUDED.entered_at_column
 $$;
+
+-- The names of the pipeline triggers of a stage column.  The zz_ prefix
+-- makes them fire after the table's other triggers of the same kind, which
+-- may still change NEW.
+CREATE FUNCTION pipeline._trigger_names(stage_column name) RETURNS name[]
+	LANGUAGE sql IMMUTABLE PARALLEL SAFE
+	SET search_path = pg_catalog, pg_temp
+	AS $$
+	SELECT ARRAY['zz_pipeline_enforce_' || $1, 'zz_pipeline_enforce_insert_' || $1,
+				 'zz_pipeline_history_' || $1, 'zz_pipeline_history_insert_' || $1,
+				 'zz_pipeline_history_delete_' || $1]::name[]
+$$;
+
+-- Create the pipeline triggers of (target, stage_column): enforcement
+-- BEFORE UPDATE (BEFORE INSERT OR UPDATE with an entered-at column, which
+-- it fills and checks) and AFTER INSERT (creation is checked only for rows
+-- really inserted); with history, recording AFTER UPDATE of the stage,
+-- AFTER INSERT and AFTER DELETE.  Their one argument is the stage column:
+-- everything else is in pipeline.attached_tables.
+CREATE FUNCTION pipeline._create_triggers(target regclass, stage_column name,
+										  track_history boolean, has_entered_at boolean)
+	RETURNS void
+	LANGUAGE plpgsql
+	SET search_path = pg_catalog, pg_temp
+	AS $$
+DECLARE
+	names name[] := pipeline._trigger_names(stage_column);
+BEGIN
+	EXECUTE pg_catalog.format('CREATE TRIGGER %I BEFORE %s ON %s FOR EACH ROW '
+							  'EXECUTE FUNCTION pipeline.enforce_transition(%L)',
+							  names[1], CASE WHEN has_entered_at THEN 'INSERT OR UPDATE' ELSE 'UPDATE' END,
+							  target, stage_column);
+	EXECUTE pg_catalog.format('CREATE TRIGGER %I AFTER INSERT ON %s FOR EACH ROW '
+							  'EXECUTE FUNCTION pipeline.enforce_transition(%L)',
+							  names[2], target, stage_column);
+	IF NOT track_history THEN
+		RETURN;
+	END IF;
+	EXECUTE pg_catalog.format('CREATE TRIGGER %I AFTER UPDATE ON %s FOR EACH ROW '
+							  'WHEN (OLD.%I IS DISTINCT FROM NEW.%I) '
+							  'EXECUTE FUNCTION pipeline.record_transition(%L)',
+							  names[3], target, stage_column, stage_column, stage_column);
+	EXECUTE pg_catalog.format('CREATE TRIGGER %I AFTER INSERT ON %s FOR EACH ROW '
+							  'EXECUTE FUNCTION pipeline.record_transition(%L)',
+							  names[4], target, stage_column);
+	EXECUTE pg_catalog.format('CREATE TRIGGER %I AFTER DELETE ON %s FOR EACH ROW '
+							  'EXECUTE FUNCTION pipeline.record_transition(%L)',
+							  names[5], target, stage_column);
+END
+$$;
+
+-- Raise an error from inside a query (the import's checks); never returns.
+CREATE FUNCTION pipeline._import_error(sqlstate text, message text, detail text, hint text)
+	RETURNS boolean
+	LANGUAGE plpgsql VOLATILE
+	SET search_path = pg_catalog, pg_temp
+	AS $$
+BEGIN
+	RAISE EXCEPTION USING ERRCODE = sqlstate, MESSAGE = message, DETAIL = detail, HINT = hint;
+END
+$$;
+
+-- attach(..., history_from): load an existing history into the (new or
+-- empty) history table, in one INSERT that validates as it goes.  Each
+-- source row says "this key entered to_stage at changed_at"; per key, in
+-- changed_at order, the first event is the creation and each next one a
+-- move from the previous stage (an event that repeats the previous stage
+-- is not a move and is left out).  Refused, naming the key: a key the
+-- table does not have (23503), two events of a key at one instant (22023),
+-- a step the ruleset does not allow (23514), a last stage other than the
+-- row's current one (23514).  With an entered-at column, each imported
+-- row's column is set to its last event's time.
+CREATE FUNCTION pipeline._import_history(target regclass, stage_column name, ruleset text,
+										 history regclass, history_from regclass, entered_at_column name)
+	RETURNS void
+	LANGUAGE plpgsql
+	SET search_path = pg_catalog, pg_temp
+	AS $fn$
+DECLARE
+	stype regtype;
+	keys name[];
+	missing text;
+	has_rows boolean;
+	src_to regtype;
+	src_at regtype;
+	src_by regtype;
+	to_expr text;
+	by_expr text;
+	e_keys text;
+	s_keys text;
+	h_keys text;
+	join_et text;
+	join_ht text;
+	key_text text;
+	t_first text;
+BEGIN
+	SELECT a.atttypid INTO stype FROM pg_catalog.pg_attribute a
+	 WHERE a.attrelid = target AND a.attname = stage_column AND NOT a.attisdropped;
+	SELECT pg_catalog.array_agg(a.attname ORDER BY k.n) INTO keys
+	  FROM pg_catalog.pg_index i
+	 CROSS JOIN LATERAL pg_catalog.unnest(i.indkey::int2[]) WITH ORDINALITY AS k(attnum, n)
+	  JOIN pg_catalog.pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum
+	 WHERE i.indrelid = target AND i.indisprimary AND k.n <= i.indnkeyatts;
+
+	EXECUTE pg_catalog.format('SELECT EXISTS (SELECT 1 FROM %s)', history) INTO STRICT has_rows;
+	IF has_rows THEN
+		RAISE EXCEPTION 'cannot import a history into %, which already has rows', history
+			USING ERRCODE = '55000',
+				  DETAIL = 'history_from loads a whole history; it does not merge into an existing one.',
+				  HINT = 'Import into a new history table (detach, then rename or drop the old one), or attach without history_from.';
+	END IF;
+
+	-- The source's columns: the key, to_stage, changed_at, maybe changed_by.
+	SELECT pg_catalog.string_agg(pg_catalog.quote_ident(k), ', ') INTO missing
+	  FROM pg_catalog.unnest(keys || ARRAY['to_stage', 'changed_at']::name[]) AS k
+	 WHERE NOT EXISTS (SELECT 1 FROM pg_catalog.pg_attribute a
+						WHERE a.attrelid = history_from AND a.attname = k AND a.attnum > 0 AND NOT a.attisdropped);
+	IF missing IS NOT NULL THEN
+		RAISE EXCEPTION 'history_from % lacks column(s) %', history_from, missing
+			USING ERRCODE = '42703',
+				  DETAIL = pg_catalog.format('An imported history has the key columns of %s (same names), to_stage, changed_at timestamptz and optionally changed_by.', target),
+				  HINT = 'Import from a view that renames the source''s columns.';
+	END IF;
+	SELECT max(a.atttypid::oid) FILTER (WHERE a.attname = 'to_stage'),
+		   max(a.atttypid::oid) FILTER (WHERE a.attname = 'changed_at'),
+		   max(a.atttypid::oid) FILTER (WHERE a.attname = 'changed_by')
+	  INTO src_to, src_at, src_by
+	  FROM pg_catalog.pg_attribute a
+	 WHERE a.attrelid = history_from AND a.attnum > 0 AND NOT a.attisdropped;
+	IF src_at <> 'pg_catalog.timestamptz'::pg_catalog.regtype THEN
+		RAISE EXCEPTION 'column changed_at of history_from % has type %, not timestamp with time zone', history_from, src_at
+			USING ERRCODE = '42804', HINT = 'Cast it in a view: changed_at::timestamptz AS changed_at.';
+	END IF;
+	to_expr := CASE WHEN src_to = stype THEN 's.to_stage'
+					ELSE pg_catalog.format('s.to_stage::pg_catalog.text::%s', stype) END;
+	by_expr := CASE WHEN src_by IS NULL THEN pg_catalog.format('%L::pg_catalog.name', current_user)
+					ELSE 's.changed_by::pg_catalog.name' END;
+
+	SELECT pg_catalog.string_agg('e.' || pg_catalog.quote_ident(k), ', ' ORDER BY n),
+		   pg_catalog.string_agg('s.' || pg_catalog.quote_ident(k), ', ' ORDER BY n),
+		   pg_catalog.string_agg(pg_catalog.quote_ident(k), ', ' ORDER BY n),
+		   pg_catalog.string_agg(pg_catalog.format('e.%1$I = t.%1$I', k), ' AND ' ORDER BY n),
+		   pg_catalog.string_agg(pg_catalog.format('h.%1$I = t.%1$I', k), ' AND ' ORDER BY n),
+		   pg_catalog.format('''(%s)=('' || pg_catalog.concat_ws('', '', %s) || '')''',
+							 pg_catalog.string_agg(pg_catalog.quote_ident(k), ', ' ORDER BY n),
+							 pg_catalog.string_agg(pg_catalog.format('e.%I::pg_catalog.text', k), ', ' ORDER BY n))
+	  INTO e_keys, s_keys, h_keys, join_et, join_ht, key_text
+	  FROM pg_catalog.unnest(keys) WITH ORDINALITY AS u(k, n);
+	t_first := 't.' || pg_catalog.quote_ident(keys[1]);
+
+	EXECUTE pg_catalog.format($q$
+INSERT INTO %1$s (%2$s, from_stage, to_stage, changed_at, changed_by)
+SELECT %3$s, e.prev, e.to_stage, e.changed_at, e.changed_by
+  FROM (SELECT %4$s, %5$s AS to_stage, s.changed_at, %6$s AS changed_by,
+               pg_catalog.lag(%5$s) OVER w AS prev,
+               pg_catalog.lag(s.changed_at) OVER w AS prev_at,
+               pg_catalog.lead(s.changed_at) OVER w IS NULL AS is_last
+          FROM %7$s AS s
+        WINDOW w AS (PARTITION BY %4$s ORDER BY s.changed_at)) AS e
+  LEFT JOIN %8$s AS t ON %9$s
+ WHERE CASE
+       WHEN %10$s IS NULL THEN pipeline._import_error('23503',
+            'history_from names a row that the table does not have',
+            pg_catalog.format('Key %%s is not in %%s.', %11$s, %12$L),
+            'Import only the history of rows in the table, or insert those rows first.')
+       WHEN e.to_stage IS NULL OR e.changed_at IS NULL THEN pipeline._import_error('22004',
+            'an imported event has no to_stage or no changed_at',
+            pg_catalog.format('Key %%s.', %11$s), 'Every event names the stage entered and when.')
+       WHEN e.changed_at = e.prev_at THEN pipeline._import_error('22023',
+            'two imported events of one row at the same instant',
+            pg_catalog.format('Key %%s entered "%%s" and "%%s" at %%s.', %11$s, e.prev, e.to_stage, e.changed_at),
+            'Give every event of a row its own changed_at.')
+       WHEN e.prev IS DISTINCT FROM e.to_stage
+            AND NOT pipeline.can_transition(e.prev, e.to_stage, %13$L) THEN pipeline._import_error('23514',
+            pg_catalog.format('illegal stage transition from %%s to "%%s" in the imported history',
+                              coalesce('"' || e.prev::pg_catalog.text || '"', '(new row)'), e.to_stage),
+            pg_catalog.format('Key %%s, at %%s, under ruleset "%%s".', %11$s, e.changed_at, %13$L),
+            'Import under a ruleset that allows this history (lenient, or a custom one), then run pipeline.attach() again with strict: the history stays.')
+       WHEN e.is_last AND e.to_stage <> t.%14$I THEN pipeline._import_error('23514',
+            'the imported history does not end at the row''s current stage',
+            pg_catalog.format('Key %%s last entered "%%s" at %%s, but the row is in "%%s".', %11$s, e.to_stage, e.changed_at, t.%14$I),
+            'Add the missing events, or correct the row.')
+       ELSE e.prev IS DISTINCT FROM e.to_stage END
+ ORDER BY %3$s, e.changed_at$q$,
+		history, h_keys, e_keys, s_keys, to_expr, by_expr, history_from, target, join_et,
+		t_first, key_text, target::text, ruleset, stage_column);
+
+	IF entered_at_column IS NOT NULL THEN
+		EXECUTE pg_catalog.format('UPDATE %1$s AS t SET %2$I = h.at FROM (SELECT %3$s, pg_catalog.max(h.changed_at) AS at '
+								  'FROM %4$s AS h GROUP BY %3$s) AS h WHERE %5$s',
+								  target, entered_at_column, h_keys, history, join_ht);
+	END IF;
+END
+$fn$;
 
 -- The history views of (target, stage_column) that exist now, by identity.
 CREATE FUNCTION pipeline._history_views_of(target regclass, stage_column name) RETURNS regclass[]
@@ -218,10 +413,8 @@ BEGIN
 		 WHERE d.classid = 'pg_catalog.pg_class'::pg_catalog.regclass
 		   AND d.object_type = 'table column'
 	LOOP
-		FOREACH trg IN ARRAY ARRAY['zz_pipeline_enforce_', 'zz_pipeline_enforce_insert_',
-								   'zz_pipeline_history_', 'zz_pipeline_history_insert_']
+		FOREACH trg IN ARRAY pipeline._trigger_names(col.stage_column)
 		LOOP
-			trg := trg || col.stage_column;
 			IF EXISTS (SELECT 1 FROM pg_catalog.pg_trigger t
 						WHERE t.tgrelid = col.target AND t.tgname = trg AND t.tgparentid = 0
 						  AND t.tgfoid IN ('pipeline.enforce_transition()'::pg_catalog.regprocedure,
@@ -258,8 +451,10 @@ BEGIN
 END
 $$;
 
-CREATE OR REPLACE FUNCTION pipeline.attach(target regclass, stage_column name DEFAULT 'stage',
-								ruleset text DEFAULT 'strict', track_history boolean DEFAULT true)
+DROP FUNCTION pipeline.attach(regclass, name, text, boolean);
+CREATE FUNCTION pipeline.attach(target regclass, stage_column name DEFAULT 'stage',
+								ruleset text DEFAULT 'strict', track_history boolean DEFAULT true,
+								entered_at_column name DEFAULT NULL, history_from regclass DEFAULT NULL)
 	RETURNS void
 	LANGUAGE plpgsql
 	SET search_path = pg_catalog, pg_temp
@@ -280,10 +475,8 @@ CREATE OR REPLACE FUNCTION pipeline.attach(target regclass, stage_column name DE
 		hist_oid oid;
 		qual text;
 		stage_type_name text;
-		trg_enforce text;
-		trg_enforce_insert text;
-		trg_history text;
-		trg_history_insert text;
+		ecol record;
+		src record;
 		n text;
 		g record;
 		other record;
@@ -350,6 +543,27 @@ CREATE OR REPLACE FUNCTION pipeline.attach(target regclass, stage_column name DE
 					  HINT = 'The built-in rulesets are strict and lenient; pipeline.transition_rules lists the others.';
 		END IF;
 
+		IF entered_at_column IS NOT NULL THEN
+			SELECT a.attname, a.atttypid INTO ecol
+			  FROM pg_catalog.pg_attribute a
+			 WHERE a.attrelid = target AND a.attname = entered_at_column AND a.attnum > 0 AND NOT a.attisdropped;
+			IF NOT FOUND THEN
+				RAISE EXCEPTION 'column "%" of table % does not exist', entered_at_column, qual
+					USING ERRCODE = '42703',
+						  HINT = 'entered_at_column names a timestamptz column of the table that holds when a row entered its current stage.';
+			END IF;
+			IF ecol.atttypid <> 'pg_catalog.timestamptz'::pg_catalog.regtype THEN
+				RAISE EXCEPTION 'column "%" of table % has type %, not timestamp with time zone', entered_at_column, qual,
+						pg_catalog.format_type(ecol.atttypid, NULL)
+					USING ERRCODE = '42804',
+						  HINT = 'An entered-at column is a timestamptz: ALTER TABLE ... ALTER COLUMN ... TYPE timestamptz.';
+			END IF;
+		END IF;
+		IF history_from IS NOT NULL AND NOT track_history THEN
+			RAISE EXCEPTION 'history_from needs track_history'
+				USING ERRCODE = '22023', HINT = 'Attach with track_history => true to import a history.';
+		END IF;
+
 		SELECT array_agg(a.attname ORDER BY k.ord),
 			   string_agg(format('%I %s%s NOT NULL', a.attname,
 								 pg_catalog.format_type(a.atttypid, a.atttypmod),
@@ -394,11 +608,7 @@ CREATE OR REPLACE FUNCTION pipeline.attach(target regclass, stage_column name DE
 		prefix := rel.relname || '_' || CASE WHEN stage_column = 'stage' THEN '' ELSE stage_column || '_' END;
 		hist_name := prefix || 'stage_history';
 		hist_qual := format('%I.%I', rel.nspname, hist_name);
-		trg_enforce := 'zz_pipeline_enforce_' || stage_column;
-		trg_enforce_insert := 'zz_pipeline_enforce_insert_' || stage_column;
-		trg_history := 'zz_pipeline_history_' || stage_column;
-		trg_history_insert := 'zz_pipeline_history_insert_' || stage_column;
-		FOREACH n IN ARRAY ARRAY[trg_enforce, trg_enforce_insert, trg_history, trg_history_insert]
+		FOREACH n IN ARRAY pipeline._trigger_names(stage_column)::text[]
 			|| CASE WHEN track_history
 					THEN ARRAY[hist_name, prefix || 'stage_visits', prefix || 'stage_durations',
 							   prefix || 'funnel', prefix || 'rotting']
@@ -426,7 +636,7 @@ CREATE OR REPLACE FUNCTION pipeline.attach(target regclass, stage_column name DE
 		SELECT t.tgname, t.tgfoid::pg_catalog.regprocedure AS func INTO other
 		  FROM pg_catalog.pg_trigger t
 		 WHERE t.tgrelid = target
-		   AND t.tgname IN (trg_enforce, trg_enforce_insert, trg_history, trg_history_insert)
+		   AND t.tgname = ANY (pipeline._trigger_names(stage_column))
 		   AND t.tgfoid NOT IN ('pipeline.enforce_transition()'::pg_catalog.regprocedure,
 								'pipeline.record_transition()'::pg_catalog.regprocedure)
 		 LIMIT 1;
@@ -440,21 +650,19 @@ CREATE OR REPLACE FUNCTION pipeline.attach(target regclass, stage_column name DE
 		FOR n IN
 			SELECT t.tgname FROM pg_catalog.pg_trigger t
 			 WHERE t.tgrelid = target
-			   AND t.tgname IN (trg_enforce, trg_enforce_insert, trg_history, trg_history_insert)
+			   AND t.tgname = ANY (pipeline._trigger_names(stage_column))
 		LOOP
 			EXECUTE format('DROP TRIGGER %I ON %s', n, qual);
 		END LOOP;
 
-		EXECUTE format('CREATE TRIGGER %I BEFORE UPDATE ON %s FOR EACH ROW '
-					   'EXECUTE FUNCTION pipeline.enforce_transition(%L)',
-					   trg_enforce, qual, stage_column);
-		EXECUTE format('CREATE TRIGGER %I AFTER INSERT ON %s FOR EACH ROW '
-					   'EXECUTE FUNCTION pipeline.enforce_transition(%L)',
-					   trg_enforce_insert, qual, stage_column);
-
 		IF NOT track_history THEN
 			PERFORM pipeline._drop_history_views(target, stage_column);
-			PERFORM pipeline._put_attachment(target, stage_column, ruleset, NULL, '{}');
+			IF entered_at_column IS NOT NULL THEN
+				EXECUTE format('UPDATE %s SET %I = pg_catalog.clock_timestamp() WHERE %I IS NULL',
+							   qual, entered_at_column, entered_at_column);
+			END IF;
+			PERFORM pipeline._create_triggers(target, stage_column, false, entered_at_column IS NOT NULL);
+			PERFORM pipeline._put_attachment(target, stage_column, ruleset, NULL, '{}', entered_at_column);
 			RETURN;
 		END IF;
 
@@ -473,7 +681,7 @@ CREATE OR REPLACE FUNCTION pipeline.attach(target regclass, stage_column name DE
 			hist_oid := pg_catalog.to_regclass(hist_qual);
 		END IF;
 		IF hist_oid IS NULL THEN
-			EXECUTE format('CREATE TABLE %s (%s, from_stage %s, to_stage %s NOT NULL, '
+			EXECUTE format('CREATE TABLE %s (%s, from_stage %s, to_stage %s, '
 						   'changed_at timestamptz NOT NULL DEFAULT pg_catalog.clock_timestamp(), '
 						   'changed_by name NOT NULL DEFAULT CURRENT_USER, '
 						   'seq bigint GENERATED ALWAYS AS IDENTITY NOT NULL, '
@@ -507,15 +715,29 @@ CREATE OR REPLACE FUNCTION pipeline.attach(target regclass, stage_column name DE
 			END IF;
 		END IF;
 
-		-- One creation row per row that has no history yet (all rows, the
-		-- first time), in key order.
-		EXECUTE format('INSERT INTO %1$s AS h (%2$s, from_stage, to_stage) '
-					   'SELECT %3$s, NULL, t.%4$I FROM %5$s AS t '
+		-- An imported history (validated as it is loaded), then one creation
+		-- row per row that has no history yet (all rows, the first time), in
+		-- key order, dated by the entered-at column where it has a value.
+		IF history_from IS NOT NULL THEN
+			PERFORM pipeline._import_history(target, stage_column, ruleset, hist_oid::pg_catalog.regclass,
+											 history_from, entered_at_column);
+		END IF;
+		EXECUTE format('INSERT INTO %1$s AS h (%2$s, from_stage, to_stage, changed_at) '
+					   'SELECT %3$s, NULL, t.%4$I, %8$s FROM %5$s AS t '
 					   'WHERE t.%4$I IS NOT NULL AND NOT EXISTS (SELECT 1 FROM %1$s AS h WHERE %6$s) '
 					   'ORDER BY %7$s',
 					   hist_qual, keylist,
 					   (SELECT string_agg(format('t.%I', k), ', ') FROM pg_catalog.unnest(keycols) AS k),
-					   stage_column, qual, keymatch, keyorder);
+					   stage_column, qual, keymatch, keyorder,
+					   CASE WHEN entered_at_column IS NULL THEN 'pg_catalog.clock_timestamp()'
+							ELSE format('coalesce(t.%I, pg_catalog.clock_timestamp())', entered_at_column) END);
+		-- Rows whose entered-at column is empty get the start of their
+		-- current visit: their latest history row.
+		IF entered_at_column IS NOT NULL THEN
+			EXECUTE format('UPDATE %1$s AS t SET %2$I = (SELECT h.changed_at FROM %3$s AS h WHERE %4$s '
+						   'ORDER BY h.changed_at DESC, h.seq DESC LIMIT 1) WHERE t.%2$I IS NULL',
+						   qual, entered_at_column, hist_qual, keymatch);
+		END IF;
 
 		-- Owned by the table's owner (a new table belongs to whoever ran
 		-- attach), readable by whoever can read the table.
@@ -534,20 +756,14 @@ CREATE OR REPLACE FUNCTION pipeline.attach(target regclass, stage_column name DE
 						   CASE WHEN g.is_grantable THEN ' WITH GRANT OPTION' ELSE '' END);
 		END LOOP;
 
-		EXECUTE format('CREATE TRIGGER %I AFTER UPDATE ON %s FOR EACH ROW '
-					   'WHEN (OLD.%I IS DISTINCT FROM NEW.%I) '
-					   'EXECUTE FUNCTION pipeline.record_transition(%L)',
-					   trg_history, qual, stage_column, stage_column, stage_column);
-		EXECUTE format('CREATE TRIGGER %I AFTER INSERT ON %s FOR EACH ROW '
-					   'EXECUTE FUNCTION pipeline.record_transition(%L)',
-					   trg_history_insert, qual, stage_column);
+		PERFORM pipeline._create_triggers(target, stage_column, true, entered_at_column IS NOT NULL);
 
 		-- The configuration first (the views' creation reads it), then the
 		-- views, whose identities it records.
-		PERFORM pipeline._put_attachment(target, stage_column, ruleset, hist_oid, '{}');
+		PERFORM pipeline._put_attachment(target, stage_column, ruleset, hist_oid, '{}', entered_at_column);
 		PERFORM pipeline._create_history_views(target, stage_column, hist_oid::pg_catalog.regclass);
 		PERFORM pipeline._put_attachment(target, stage_column, ruleset, hist_oid,
-										 pipeline._history_views_of(target, stage_column));
+										 pipeline._history_views_of(target, stage_column), entered_at_column);
 	END
 	$fn$;
 
@@ -575,10 +791,8 @@ CREATE OR REPLACE FUNCTION pipeline.detach(target regclass, stage_column name DE
 
 		PERFORM pipeline._drop_history_views(target, stage_column);
 
-		FOREACH trg IN ARRAY ARRAY['zz_pipeline_enforce_', 'zz_pipeline_enforce_insert_',
-								   'zz_pipeline_history_', 'zz_pipeline_history_insert_']
+		FOREACH trg IN ARRAY pipeline._trigger_names(stage_column)
 		LOOP
-			trg := trg || stage_column;
 			IF EXISTS (SELECT 1 FROM pg_catalog.pg_trigger t
 						WHERE t.tgrelid = target AND t.tgname = trg
 						  AND t.tgfoid IN ('pipeline.enforce_transition()'::pg_catalog.regprocedure,
@@ -614,6 +828,45 @@ CREATE VIEW pipeline.attachments AS
 COMMENT ON VIEW pipeline.attachments IS 'pipeline: every attached table, its stage column, ruleset, history table and entered-at column';
 GRANT SELECT ON pipeline.attachments TO PUBLIC;
 
+-- Bring a 1.0 history table to 1.1: to_stage nullable (deletions), and the
+-- primary key (key columns, seq) in place of the plain index 1.0 made on
+-- the same columns.
+CREATE FUNCTION pipeline._upgrade_history_table(target regclass, history regclass) RETURNS void
+	LANGUAGE plpgsql
+	SET search_path = pg_catalog, pg_temp
+	AS $$
+DECLARE
+	cols int2[];
+	old_index regclass;
+BEGIN
+	EXECUTE pg_catalog.format('ALTER TABLE %s ALTER COLUMN to_stage DROP NOT NULL', history);
+	IF EXISTS (SELECT 1 FROM pg_catalog.pg_index i WHERE i.indrelid = history AND i.indisprimary) THEN
+		RETURN;
+	END IF;
+	-- the history's own numbers of the target's key columns, then seq
+	SELECT pg_catalog.array_agg(h.attnum ORDER BY k.n) INTO cols
+	  FROM pg_catalog.pg_index i
+	 CROSS JOIN LATERAL pg_catalog.unnest(i.indkey::int2[]) WITH ORDINALITY AS k(attnum, n)
+	  JOIN pg_catalog.pg_attribute ta ON ta.attrelid = i.indrelid AND ta.attnum = k.attnum
+	  JOIN pg_catalog.pg_attribute h ON h.attrelid = history AND h.attname = ta.attname AND NOT h.attisdropped
+	 WHERE i.indrelid = target AND i.indisprimary AND k.n <= i.indnkeyatts;
+	cols := cols || (SELECT a.attnum FROM pg_catalog.pg_attribute a
+					  WHERE a.attrelid = history AND a.attname = 'seq' AND NOT a.attisdropped);
+	SELECT i.indexrelid::pg_catalog.regclass INTO old_index
+	  FROM pg_catalog.pg_index i
+	 WHERE i.indrelid = history AND NOT i.indisunique AND i.indkey::int2[] = cols
+	   AND i.indexprs IS NULL AND i.indpred IS NULL
+	 LIMIT 1;
+	EXECUTE pg_catalog.format('ALTER TABLE %s ADD PRIMARY KEY (%s)', history,
+		(SELECT pg_catalog.string_agg(pg_catalog.quote_ident(a.attname), ', ' ORDER BY u.n)
+		   FROM pg_catalog.unnest(cols) WITH ORDINALITY AS u(attnum, n)
+		   JOIN pg_catalog.pg_attribute a ON a.attrelid = history AND a.attnum = u.attnum));
+	IF old_index IS NOT NULL THEN
+		EXECUTE pg_catalog.format('DROP INDEX %s', old_index);
+	END IF;
+END
+$$;
+
 -- ---------------------------------------------------------------------------
 -- Upgrade from 1.0: the attachments of 1.0 lived in their triggers'
 -- arguments.  Read them one last time into pipeline.attached_tables and
@@ -623,8 +876,7 @@ GRANT SELECT ON pipeline.attachments TO PUBLIC;
 DO $upgrade$
 DECLARE
 	a record;
-	trg text;
-	hist text;
+	trg name;
 BEGIN
 	FOR a IN
 		SELECT t.tgrelid::pg_catalog.regclass AS target,
@@ -646,30 +898,18 @@ BEGIN
 		INSERT INTO pipeline.attached_tables (target, stage_column, ruleset, history, views)
 		VALUES (a.target, a.stage_column, a.ruleset, pg_catalog.to_regclass(a.history),
 				pipeline._history_views_of(a.target, a.stage_column));
-		FOREACH trg IN ARRAY ARRAY['zz_pipeline_enforce_', 'zz_pipeline_enforce_insert_',
-								   'zz_pipeline_history_', 'zz_pipeline_history_insert_']
+		FOREACH trg IN ARRAY pipeline._trigger_names(a.stage_column)
 		LOOP
-			trg := trg || a.stage_column;
 			IF EXISTS (SELECT 1 FROM pg_catalog.pg_trigger t
 						WHERE t.tgrelid = a.target AND t.tgname = trg AND t.tgparentid = 0) THEN
 				EXECUTE pg_catalog.format('DROP TRIGGER %I ON %s', trg, a.target);
 			END IF;
 		END LOOP;
-		EXECUTE pg_catalog.format('CREATE TRIGGER %I BEFORE UPDATE ON %s FOR EACH ROW '
-								  'EXECUTE FUNCTION pipeline.enforce_transition(%L)',
-								  'zz_pipeline_enforce_' || a.stage_column, a.target, a.stage_column);
-		EXECUTE pg_catalog.format('CREATE TRIGGER %I AFTER INSERT ON %s FOR EACH ROW '
-								  'EXECUTE FUNCTION pipeline.enforce_transition(%L)',
-								  'zz_pipeline_enforce_insert_' || a.stage_column, a.target, a.stage_column);
-		IF a.history IS NOT NULL THEN
-			EXECUTE pg_catalog.format('CREATE TRIGGER %I AFTER UPDATE ON %s FOR EACH ROW '
-									  'WHEN (OLD.%I IS DISTINCT FROM NEW.%I) '
-									  'EXECUTE FUNCTION pipeline.record_transition(%L)',
-									  'zz_pipeline_history_' || a.stage_column, a.target,
-									  a.stage_column, a.stage_column, a.stage_column);
-			EXECUTE pg_catalog.format('CREATE TRIGGER %I AFTER INSERT ON %s FOR EACH ROW '
-									  'EXECUTE FUNCTION pipeline.record_transition(%L)',
-									  'zz_pipeline_history_insert_' || a.stage_column, a.target, a.stage_column);
+		PERFORM pipeline._create_triggers(a.target, a.stage_column, a.history IS NOT NULL, false);
+		-- A deletion is history too: it has no to_stage.  The history's
+		-- primary key is (key columns, seq), replacing 1.0's plain index.
+		IF pg_catalog.to_regclass(a.history) IS NOT NULL THEN
+			PERFORM pipeline._upgrade_history_table(a.target, pg_catalog.to_regclass(a.history));
 		END IF;
 	END LOOP;
 END

@@ -612,8 +612,8 @@ entered_at_on_insert(TransitionRel *tr, TriggerData *trigdata)
 	if (DatumGetTimestampTz(at) > now)
 		report_entered_at(tr, slot, "column \"%s\" of table \"%s\" dates a new row in the future",
 						  psprintf("The row is dated %s, after the statement's clock_timestamp() %s.",
-								   timestamptz_to_str(DatumGetTimestampTz(at)),
-								   timestamptz_to_str(now)));
+								   pstrdup(timestamptz_to_str(DatumGetTimestampTz(at))),
+								   pstrdup(timestamptz_to_str(now))));
 	return trigdata->tg_trigtuple;
 }
 
@@ -641,8 +641,8 @@ entered_at_on_update(TransitionRel *tr, TriggerData *trigdata, bool stage_change
 		if (changed)
 			report_entered_at(tr, newslot, "column \"%s\" of table \"%s\" changes only with the stage",
 							  psprintf("The row entered its current stage at %s; the update sets %s without changing the stage.",
-									   oldnull ? "(unknown)" : timestamptz_to_str(DatumGetTimestampTz(o)),
-									   newnull ? "NULL" : timestamptz_to_str(DatumGetTimestampTz(n))));
+									   oldnull ? "(unknown)" : pstrdup(timestamptz_to_str(DatumGetTimestampTz(o))),
+									   newnull ? "NULL" : pstrdup(timestamptz_to_str(DatumGetTimestampTz(n)))));
 		return trigdata->tg_newtuple;
 	}
 
@@ -652,13 +652,13 @@ entered_at_on_update(TransitionRel *tr, TriggerData *trigdata, bool stage_change
 	if (!oldnull && DatumGetTimestampTz(n) < DatumGetTimestampTz(o))
 		report_entered_at(tr, newslot, "stage change of table \"%2$s\" dated (column \"%1$s\") before the row entered its current stage",
 						  psprintf("The row entered its current stage at %s; the move is dated %s.",
-								   timestamptz_to_str(DatumGetTimestampTz(o)),
-								   timestamptz_to_str(DatumGetTimestampTz(n))));
+								   pstrdup(timestamptz_to_str(DatumGetTimestampTz(o))),
+								   pstrdup(timestamptz_to_str(DatumGetTimestampTz(n)))));
 	if (DatumGetTimestampTz(n) > now)
 		report_entered_at(tr, newslot, "stage change of table \"%2$s\" dated (column \"%1$s\") in the future",
 						  psprintf("The move is dated %s, after the statement's clock_timestamp() %s.",
-								   timestamptz_to_str(DatumGetTimestampTz(n)),
-								   timestamptz_to_str(now)));
+								   pstrdup(timestamptz_to_str(DatumGetTimestampTz(n))),
+								   pstrdup(timestamptz_to_str(now))));
 	return trigdata->tg_newtuple;
 }
 

@@ -141,7 +141,7 @@ SELECT tgrelid::regclass AS "table", tgname, pg_catalog.encode(tgargs, 'escape')
   FROM pg_trigger
  WHERE tgfoid IN ('pipeline.enforce_transition()'::regprocedure, 'pipeline.record_transition()'::regprocedure)
    AND tgparentid = 0
- ORDER BY 1::text, 2;
+ ORDER BY tgrelid::regclass::text, tgname;
 
 -- 5. ... and keeps working: rules, triggers, history, aggregates
 UPDATE upg_deals SET stage = 'won' WHERE id = 2;          -- custom edge new -> won

@@ -4,7 +4,9 @@
 # they install what is missing first, then re-enter make.
 
 EXTENSION    = pipeline
-EXTVERSION   = 1.1
+# The version has one source, META.json ("version": "1.1.0" -> 1.1); the
+# control file, the C library's magic block and the docs follow it.
+EXTVERSION  := $(shell sed -n 's/^   "version": "\([0-9]*\.[0-9]*\)\.[0-9]*",$$/\1/p' $(dir $(lastword $(MAKEFILE_LIST)))META.json)
 MODULE_big   = pipeline
 OBJS         = $(patsubst %.c,%.o,$(sort $(wildcard src/*.c)))
 # The reference pages; PGXS installs them into $(docdir)/extension.
@@ -29,7 +31,7 @@ ISOLATION    = $(sort $(notdir $(basename $(wildcard test/specs/*.spec))))
 # isolation writes next to pg_regress so both read ./expected
 ISOLATION_OPTS = --inputdir=test --outputdir=.
 
-PG_CPPFLAGS  = -I$(srcdir)/src
+PG_CPPFLAGS  = -I$(srcdir)/src -DPIPELINE_VERSION='"$(EXTVERSION)"'
 PG_CFLAGS    = -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers -Wno-sign-compare
 ifdef WERROR
 PG_CFLAGS   += -Werror
@@ -37,7 +39,7 @@ endif
 
 # Track header dependencies, so a changed header rebuilds what includes it.
 PG_CFLAGS   += -MMD -MP
-EXTRA_CLEAN  = $(OBJS:.o=.d)
+EXTRA_CLEAN  = $(OBJS:.o=.d) $(EXTENSION).control
 -include $(OBJS:.o=.d)
 
 PG_CONFIG   ?= pg_config
@@ -51,6 +53,13 @@ else
 all install installcheck:
 	@echo "pg_config/PGXS not found: run 'make test' (installs postgresql-server-dev) or set PG_CONFIG" >&2; exit 1
 endif
+
+all: $(EXTENSION).control
+$(EXTENSION).control: $(EXTENSION).control.in META.json
+	sed 's/@EXTVERSION@/$(EXTVERSION)/' $< > $@
+
+# the magic block names the version: rebuild when it changes
+src/pipeline.o: META.json
 
 $(INSTALL_10): $(sort $(wildcard sql/1.0/*.sql))
 	cat $^ > $@

@@ -14,7 +14,7 @@
 
 /* PG 18 names the module in its magic block; older versions cannot. */
 #if PG_VERSION_NUM >= 180000
-#define PIPELINE_MODULE_MAGIC PG_MODULE_MAGIC_EXT(.name = "pipeline", .version = "1.0")
+#define PIPELINE_MODULE_MAGIC PG_MODULE_MAGIC_EXT(.name = "pipeline", .version = PIPELINE_VERSION)
 #else
 #define PIPELINE_MODULE_MAGIC PG_MODULE_MAGIC
 #endif

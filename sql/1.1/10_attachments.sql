@@ -854,7 +854,8 @@ BEGIN
 					  WHERE a.attrelid = history AND a.attname = 'seq' AND NOT a.attisdropped);
 	SELECT i.indexrelid::pg_catalog.regclass INTO old_index
 	  FROM pg_catalog.pg_index i
-	 WHERE i.indrelid = history AND NOT i.indisunique AND i.indkey::int2[] = cols
+	 WHERE i.indrelid = history AND NOT i.indisunique
+	   AND pg_catalog.string_to_array(i.indkey::pg_catalog.text, ' ')::int2[] = cols
 	   AND i.indexprs IS NULL AND i.indpred IS NULL
 	 LIMIT 1;
 	EXECUTE pg_catalog.format('ALTER TABLE %s ADD PRIMARY KEY (%s)', history,

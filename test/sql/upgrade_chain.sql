@@ -153,6 +153,16 @@ UPDATE upg_parts SET stage = 'closed_won' WHERE id = 2;   -- illegal
 CREATE TABLE upg_parts_apac PARTITION OF upg_parts FOR VALUES IN ('apac');
 INSERT INTO upg_parts VALUES ('apac', 3, 'negotiation', 1);   -- illegal creation
 \echo SQLSTATE :SQLSTATE
+-- 1.1: a deletion is history, for tables attached under 1.0 too, and the
+-- history tables have their primary key (key columns, seq)
+INSERT INTO upg_deals VALUES (4, 'new', 40);
+DELETE FROM upg_deals WHERE id = 4;
+SELECT c.conrelid::regclass AS history_table, pg_get_constraintdef(c.oid) AS primary_key
+  FROM pg_constraint c
+ WHERE c.contype = 'p' AND c.conrelid IN ('upg_deals_stage_history'::regclass, 'upg_parts_stage_history'::regclass)
+ ORDER BY 1::text;
+SELECT count(*) AS plain_indexes_left FROM pg_index
+ WHERE indrelid IN ('upg_deals_stage_history'::regclass, 'upg_parts_stage_history'::regclass) AND NOT indisunique;
 SELECT id, from_stage, to_stage FROM upg_deals_stage_history ORDER BY seq;
 SELECT region, id, from_stage, to_stage FROM upg_parts_stage_history ORDER BY seq;
 SELECT pipeline.win_rate(stage), pipeline.funnel(stage), pipeline.weighted_pipeline(stage, amount),

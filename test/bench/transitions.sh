@@ -4,13 +4,16 @@
 # variants measured in this same run, interleaved round by round (medians
 # of ROUNDS rounds); nothing here is asserted by `make test`.
 #
-# Tables: (id int primary key, stage pipeline.stage not null, amount numeric)
+# Tables: (id int primary key, stage pipeline.stage not null, amount numeric,
+#          entered_at timestamptz)
 #   none      no trigger
 #   noop      a do-nothing C BEFORE ROW trigger (test/bench/noop_trigger.c,
 #             compiled here and loaded from a temporary directory)
 #   enforce   pipeline.attach(..., track_history => false)
 #   plpgsql   PL/pgSQL BEFORE UPDATE trigger checking a rules table
+#   enforceat pipeline.attach(..., track_history => false, entered_at_column => 'entered_at')
 #   hist      pipeline.attach(...) (enforcement + history)
+#   histat    pipeline.attach(..., entered_at_column => 'entered_at')
 #   plhist    PL/pgSQL enforcement + PL/pgSQL AFTER UPDATE history insert
 #
 # Bulk: BULK_ROWS rows, updated one stage at a time in single statements
@@ -65,9 +68,9 @@ DO \$\$
 DECLARE
 	v text;
 BEGIN
-	FOREACH v IN ARRAY ARRAY['none', 'noop', 'enforce', 'plpgsql', 'hist', 'plhist'] LOOP
-		EXECUTE format('CREATE TABLE bulk_%s (id int PRIMARY KEY, stage pipeline.stage NOT NULL, amount numeric)', v);
-		EXECUTE format('CREATE TABLE single_%s (id int PRIMARY KEY, stage pipeline.stage NOT NULL, amount numeric)', v);
+	FOREACH v IN ARRAY ARRAY['none', 'noop', 'enforce', 'enforceat', 'plpgsql', 'hist', 'histat', 'plhist'] LOOP
+		EXECUTE format('CREATE TABLE bulk_%s (id int PRIMARY KEY, stage pipeline.stage NOT NULL, amount numeric, entered_at timestamptz)', v);
+		EXECUTE format('CREATE TABLE single_%s (id int PRIMARY KEY, stage pipeline.stage NOT NULL, amount numeric, entered_at timestamptz)', v);
 	END LOOP;
 END
 \$\$;
@@ -80,6 +83,10 @@ CREATE TRIGGER enforce BEFORE UPDATE ON bulk_plpgsql FOR EACH ROW EXECUTE FUNCTI
 CREATE TRIGGER enforce BEFORE UPDATE ON single_plpgsql FOR EACH ROW EXECUTE FUNCTION plpgsql_enforce();
 SELECT pipeline.attach('bulk_hist');
 SELECT pipeline.attach('single_hist');
+SELECT pipeline.attach('bulk_enforceat', track_history => false, entered_at_column => 'entered_at');
+SELECT pipeline.attach('single_enforceat', track_history => false, entered_at_column => 'entered_at');
+SELECT pipeline.attach('bulk_histat', entered_at_column => 'entered_at');
+SELECT pipeline.attach('single_histat', entered_at_column => 'entered_at');
 
 -- PL/pgSQL history: the same table shape, the same row
 CREATE TABLE bulk_plhist_stage_history (LIKE bulk_hist_stage_history INCLUDING ALL);
@@ -110,7 +117,7 @@ SQL
 # history emptied, dirty buffers flushed outside the measurement
 reset_table() {
 	local t=$1 n=$2 h=""
-	case $t in *hist) h="TRUNCATE ${t}_stage_history;" ;; esac
+	case $t in *hist|*histat) h="TRUNCATE ${t}_stage_history;" ;; esac
 	$PSQL <<SQL
 SET session_replication_role = replica;
 TRUNCATE $t; $h
@@ -138,12 +145,13 @@ CHUNKS=4
 chunk=$(( (SINGLE_ROWS + CHUNKS - 1) / CHUNKS ))
 
 declare -A results
-variants=(none noop enforce plpgsql hist plhist)
+variants=(none noop enforce enforceat plpgsql hist histat plhist)
+nv=${#variants[@]}
 steps=(prospecting qualification initial_contact)
 
 # Interleaving is fine-grained because the machine may be shared: every
 # stage step (bulk) and every chunk of single-row statements is run for all
-# six variants back to back, in an order rotated each time, and the parts
+# variants back to back, in an order rotated each time, and the parts
 # are summed per variant.
 echo "bulk: $BULK_ROWS rows x ${#steps[@]} single-statement stage steps; single-row: $SINGLE_ROWS statements; $ROUNDS rounds, interleaved per step/chunk"
 for r in $(seq 1 "$ROUNDS"); do
@@ -157,16 +165,16 @@ for r in $(seq 1 "$ROUNDS"); do
 	$PSQL -c "CHECKPOINT"	# flush the resets' dirty buffers outside the measurements
 	n=0
 	for step in "${steps[@]}"; do
-		for k in $(seq 0 5); do
-			v=${variants[$(( (k + r + n) % 6 ))]}
+		for k in $(seq 0 $((nv - 1))); do
+			v=${variants[$(( (k + r + n) % nv ))]}
 			ms=$(echo "UPDATE bulk_$v SET stage = '$step';" | time_script)
 			acc[bulk_$v]=$(awk -v a="${acc[bulk_$v]}" -v b="$ms" 'BEGIN { print a + b }')
 		done
 		n=$((n + 1))
 	done
 	for c in $(seq 0 $((CHUNKS - 1))); do
-		for k in $(seq 0 5); do
-			v=${variants[$(( (k + r + c) % 6 ))]}
+		for k in $(seq 0 $((nv - 1))); do
+			v=${variants[$(( (k + r + c) % nv ))]}
 			ms=$(sed -n "$((c * chunk + 1)),$(((c + 1) * chunk))p" "$single_script" | sed "s/TABLE_NAME/single_$v/" | time_script)
 			acc[single_$v]=$(awk -v a="${acc[single_$v]}" -v b="$ms" 'BEGIN { print a + b }')
 		done
@@ -216,6 +224,9 @@ check "bulk enforce / no trigger" bulk_enforce bulk_none "<=" 1.25
 check "bulk enforce / PL/pgSQL enforce" bulk_enforce bulk_plpgsql "<=" 0.45
 check "bulk enforce+history / PL/pgSQL enforce+history" bulk_hist bulk_plhist "<=" 0.60
 check "single-row rate with enforcement / rate without trigger" single_enforce single_none ">=" 0.90 invert
+echo "  with an entered-at column:"
+check "bulk enforce+history / PL/pgSQL enforce+history" bulk_histat bulk_plhist "<=" 0.60
+check "single-row rate with enforcement / rate without trigger" single_enforceat single_none ">=" 0.90 invert
 echo "  (for information)"
 info "bulk do-nothing C trigger / no trigger (time)" bulk_noop bulk_none
 info "bulk PL/pgSQL enforce / no trigger (time)" bulk_plpgsql bulk_none

@@ -107,7 +107,8 @@ def illegal_move_is_check_violation_with_fields():
             d = err.diag
             assert d.sqlstate == "23514"
             assert d.message_primary == 'illegal stage transition from "qualification" to "closed_won"', d.message_primary
-            assert d.message_detail == 'Allowed from "qualification": initial_contact, closed_lost.', d.message_detail
+            assert d.message_detail == ('Allowed from "qualification": initial_contact, closed_lost.'
+                                        ' Failing row has key (id)=(%d).' % deal_id), d.message_detail
             assert d.schema_name == "public", d.schema_name
             assert d.table_name == "deals", d.table_name
             assert d.column_name == "stage", d.column_name
@@ -134,7 +135,8 @@ def illegal_creation_and_null_stage():
                 raise AssertionError("illegal creation was accepted")
             conn.rollback()
             assert d.message_primary == 'illegal stage transition from (new row) to "proposal"', d.message_primary
-            assert d.message_detail == "Allowed from (new row): lead_generation, prospecting.", d.message_detail
+            assert d.message_detail.startswith("Allowed from (new row): lead_generation, prospecting. Failing row has key (id)=("), d.message_detail
+            assert "history_from" in d.message_hint, d.message_hint
             assert (d.table_name, d.column_name) == ("deals", "stage")
             assert d.constraint_name.startswith("zz_pipeline_enforce"), d.constraint_name
             cur.execute("INSERT INTO deals (name) VALUES ('Umbrella') RETURNING id")
@@ -165,7 +167,7 @@ def custom_type_and_column():
             else:
                 raise AssertionError("leaving a lost stage was accepted")
             conn.rollback()
-            assert d.message_detail == 'No transition is allowed from "rejected".', d.message_detail
+            assert d.message_detail == 'No transition is allowed from "rejected". Failing row has key (code)=(T-1).', d.message_detail
             assert (d.table_name, d.column_name, d.constraint_name) == ("tickets", "status", "zz_pipeline_enforce_status")
     finally:
         conn.close()
@@ -205,7 +207,8 @@ def concurrent_move_serialization_failure_then_retry():
         try:
             ca.execute("UPDATE deals SET stage = 'negotiation' WHERE id = %s", (deal_id,))
         except psycopg2.errors.CheckViolation as e:
-            assert e.diag.message_detail == 'No transition is allowed from "closed_lost".', e.diag.message_detail
+            assert e.diag.message_detail == ('No transition is allowed from "closed_lost".'
+                                             ' Failing row has key (id)=(%d).' % deal_id), e.diag.message_detail
         else:
             raise AssertionError("expected 23514 on retry")
         a.rollback()

@@ -25,6 +25,7 @@
  *
  *		INSERT INTO history (...) SELECT ... FROM ROWS FROM (unnest($1), ...)
  *
+ * (or INSERT ... VALUES for a statement that queued one row)
  * when the statement that queued them ends (the executor's ExecutorEnd, or
  * a utility statement such as COPY), or every HISTORY_BATCH_ROWS rows.  The
  * rows of a statement are therefore visible to the next statement, as they
@@ -80,10 +81,17 @@ typedef struct HistoryKey
 	Oid			root_relid;
 } HistoryKey;
 
+/* A saved plan's identity: the history table, and one row or a batch. */
+typedef struct HistoryPlanKey
+{
+	HistoryKey	history;
+	bool		single;
+} HistoryPlanKey;
+
 /* A saved INSERT plan; lives for the backend, re-planned by plancache. */
 typedef struct HistoryPlan
 {
-	HistoryKey	key;			/* hash key */
+	HistoryPlanKey key;			/* hash key */
 	char	   *sql;			/* in TopMemoryContext */
 	int			nargs;
 	Oid			argtypes[INDEX_MAX_KEYS + 4];
@@ -152,7 +160,7 @@ static void history_flush_queue(HistoryQueue *q);
  * the text changed.
  */
 static HistoryPlan *
-history_plan_get(const HistoryKey *key, const char *sql, int nargs, const Oid *argtypes)
+history_plan_get(const HistoryPlanKey *key, const char *sql, int nargs, const Oid *argtypes)
 {
 	HistoryPlan *hp;
 	bool		found;
@@ -163,7 +171,7 @@ history_plan_get(const HistoryKey *key, const char *sql, int nargs, const Oid *a
 		HASHCTL		ctl;
 
 		memset(&ctl, 0, sizeof(ctl));
-		ctl.keysize = sizeof(HistoryKey);
+		ctl.keysize = sizeof(HistoryPlanKey);
 		ctl.entrysize = sizeof(HistoryPlan);
 		history_plans = hash_create("pipeline history plans", 16, &ctl,
 									HASH_ELEM | HASH_BLOBS);
@@ -412,49 +420,64 @@ history_queue_append(HistoryQueue *q, const Datum *keys, const bool *keynulls,
 }
 
 /*
- * Write q's rows with one INSERT ... SELECT FROM unnest(...), as the owner
- * of the attached table.  The queue is emptied before the INSERT runs, so
- * that rows queued meanwhile (by triggers of the history table that write
- * to attached tables) go into a fresh batch.
+ * The parameters and text of the INSERT for q's n rows: one value per
+ * column for a single row (INSERT ... VALUES), one array per column for a
+ * batch (INSERT ... SELECT FROM ROWS FROM (unnest(...), ...)).  The
+ * statement names the table by its current name and schema (the table is
+ * locked, so the name means our OID; a rename since the last flush changes
+ * the text and so prepares a new plan) and every function by pg_catalog,
+ * so the caller's search_path plays no part.
  */
 static void
-history_flush_queue(HistoryQueue *q)
+history_insert_statement(HistoryQueue *q, int n, Datum *values, char *nulls,
+						 Oid *argtypes, StringInfo sql)
 {
 	int			nargs = q->nkeys + 4;
-	Oid			argtypes[INDEX_MAX_KEYS + 4];
-	Datum		values[INDEX_MAX_KEYS + 4];
-	StringInfoData sql;
-	StringInfoData cols;
-	int			dims[1];
+	int			dims[1] = {n};
 	int			lbs[1] = {1};
-	int			n = q->nrows;
+	Datum	   *column = palloc(sizeof(Datum) * n);
+	bool	   *colnulls = palloc(sizeof(bool) * n);
 	int			i;
 	int			r;
-	Datum	   *column;
-	bool	   *nulls;
-	HistoryPlan *hp;
-	Oid			save_userid;
-	int			save_sec_context;
-	int			ret;
-	MemoryContext tmp;
-	MemoryContext old;
 
-	if (n == 0)
+	appendStringInfo(sql, "INSERT INTO %s (",
+					 quote_qualified_identifier(get_namespace_name(get_rel_namespace(q->key.hist_relid)),
+												get_rel_name(q->key.hist_relid)));
+	for (i = 0; i < q->nkeys; i++)
+		appendStringInfo(sql, "%s, ", quote_identifier(q->keynames[i]));
+	appendStringInfoString(sql, "from_stage, to_stage, changed_at, changed_by) ");
+
+	if (n == 1)
+	{
+		for (i = 0; i < q->nkeys; i++)
+		{
+			values[i] = q->keys[i];
+			nulls[i] = q->keynulls[i] ? 'n' : ' ';
+			argtypes[i] = q->keytypes[i];
+		}
+		values[q->nkeys] = q->from[0];
+		nulls[q->nkeys] = q->fromnulls[0] ? 'n' : ' ';
+		values[q->nkeys + 1] = q->to[0];
+		nulls[q->nkeys + 1] = q->tonulls[0] ? 'n' : ' ';
+		argtypes[q->nkeys] = argtypes[q->nkeys + 1] = q->stage_type;
+		values[q->nkeys + 2] = q->at[0];
+		argtypes[q->nkeys + 2] = TIMESTAMPTZOID;
+		values[q->nkeys + 3] = q->by[0];
+		argtypes[q->nkeys + 3] = OIDOID;
+		nulls[q->nkeys + 2] = nulls[q->nkeys + 3] = ' ';
+		appendStringInfoString(sql, "VALUES (");
+		for (i = 0; i < nargs - 1; i++)
+			appendStringInfo(sql, "$%d, ", i + 1);
+		appendStringInfo(sql, "pg_catalog.pg_get_userbyid($%d))", nargs);
 		return;
-	tmp = AllocSetContextCreate(CurrentMemoryContext, "pipeline history flush",
-								ALLOCSET_DEFAULT_SIZES);
-	old = MemoryContextSwitchTo(tmp);
-	dims[0] = n;
+	}
 
-	/* One array per column, in the plan's parameter order. */
-	column = palloc(sizeof(Datum) * n);
-	nulls = palloc(sizeof(bool) * n);
 	for (i = 0; i < q->nkeys; i++)
 	{
 		for (r = 0; r < n; r++)
 		{
 			column[r] = q->keys[r * q->nkeys + i];
-			nulls[r] = q->keynulls[r * q->nkeys + i];
+			colnulls[r] = q->keynulls[r * q->nkeys + i];
 		}
 		argtypes[i] = get_array_type(q->keytypes[i]);
 		if (!OidIsValid(argtypes[i]))
@@ -462,7 +485,7 @@ history_flush_queue(HistoryQueue *q)
 					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 					 errmsg("primary key column \"%s\" has type %s, which has no array type",
 							q->keynames[i], format_type_be(q->keytypes[i]))));
-		values[i] = PointerGetDatum(construct_md_array(column, nulls, 1, dims, lbs,
+		values[i] = PointerGetDatum(construct_md_array(column, colnulls, 1, dims, lbs,
 													   q->keytypes[i], q->keylen[i],
 													   q->keybyval[i], q->keyalign[i]));
 	}
@@ -481,32 +504,59 @@ history_flush_queue(HistoryQueue *q)
 	values[q->nkeys + 3] = PointerGetDatum(construct_md_array(q->by, NULL, 1, dims, lbs,
 															  OIDOID, sizeof(Oid), true,
 															  TYPALIGN_INT));
+	memset(nulls, ' ', nargs);
+
+	appendStringInfoString(sql, "SELECT ");
+	for (i = 0; i < nargs - 1; i++)
+		appendStringInfo(sql, "u.c%d, ", i + 1);
+	appendStringInfo(sql, "pg_catalog.pg_get_userbyid(u.c%d) FROM ROWS FROM (", nargs);
+	for (i = 0; i < nargs; i++)
+		appendStringInfo(sql, "%spg_catalog.unnest($%d)", i > 0 ? ", " : "", i + 1);
+	appendStringInfoString(sql, ") AS u(");
+	for (i = 0; i < nargs; i++)
+		appendStringInfo(sql, "%sc%d", i > 0 ? ", " : "", i + 1);
+	appendStringInfoChar(sql, ')');
+}
+
+/*
+ * Write q's rows with one INSERT, as the owner of the attached table.  The
+ * queue is emptied before the INSERT runs, so that rows queued meanwhile
+ * (by triggers of the history table that write to attached tables) go
+ * into a fresh batch.
+ */
+static void
+history_flush_queue(HistoryQueue *q)
+{
+	int			nargs = q->nkeys + 4;
+	Oid			argtypes[INDEX_MAX_KEYS + 4];
+	Datum		values[INDEX_MAX_KEYS + 4];
+	char		nulls[INDEX_MAX_KEYS + 4];
+	StringInfoData sql;
+	HistoryPlanKey pkey;
+	int			n = q->nrows;
+	HistoryPlan *hp;
+	Oid			save_userid;
+	int			save_sec_context;
+	int			ret;
+	MemoryContext tmp;
+	MemoryContext old;
+
+	if (n == 0)
+		return;
+	tmp = AllocSetContextCreate(CurrentMemoryContext, "pipeline history flush",
+								ALLOCSET_DEFAULT_SIZES);
+	old = MemoryContextSwitchTo(tmp);
+	initStringInfo(&sql);
+	history_insert_statement(q, n, values, nulls, argtypes, &sql);
+	memset(&pkey, 0, sizeof(pkey));
+	pkey.history = q->key;
+	pkey.single = (n == 1);
 
 	/*
-	 * The statement names the table by its current name and schema (the
-	 * table is locked, so the name means our OID; a rename since the last
-	 * flush changes the text and so prepares a new plan) and every function
-	 * by pg_catalog, so the caller's search_path plays no part.
+	 * Empty the queue first: the INSERT may queue rows of its own.  (A
+	 * single row's key values are read from rows_cxt, which is reset only
+	 * after the INSERT, and only if nothing was queued meanwhile.)
 	 */
-	initStringInfo(&sql);
-	initStringInfo(&cols);
-	for (i = 0; i < q->nkeys; i++)
-		appendStringInfo(&cols, "%s, ", quote_identifier(q->keynames[i]));
-	appendStringInfo(&sql, "INSERT INTO %s (%sfrom_stage, to_stage, changed_at, changed_by) SELECT ",
-					 quote_qualified_identifier(get_namespace_name(get_rel_namespace(q->key.hist_relid)),
-												get_rel_name(q->key.hist_relid)),
-					 cols.data);
-	for (i = 0; i < q->nkeys + 3; i++)
-		appendStringInfo(&sql, "u.c%d, ", i + 1);
-	appendStringInfo(&sql, "pg_catalog.pg_get_userbyid(u.c%d) FROM ROWS FROM (", nargs);
-	for (i = 0; i < nargs; i++)
-		appendStringInfo(&sql, "%spg_catalog.unnest($%d)", i > 0 ? ", " : "", i + 1);
-	appendStringInfoString(&sql, ") AS u(");
-	for (i = 0; i < nargs; i++)
-		appendStringInfo(&sql, "%sc%d", i > 0 ? ", " : "", i + 1);
-	appendStringInfoChar(&sql, ')');
-
-	/* Empty the queue first: the INSERT may queue rows of its own. */
 	queued_rows -= n;
 	q->nrows = 0;
 
@@ -516,8 +566,8 @@ history_flush_queue(HistoryQueue *q)
 	SetUserIdAndSecContext(q->owner, save_sec_context | SECURITY_LOCAL_USERID_CHANGE);
 	PG_TRY();
 	{
-		hp = history_plan_get(&q->key, sql.data, nargs, argtypes);
-		ret = SPI_execute_plan(hp->plan, values, NULL, false, 0);
+		hp = history_plan_get(&pkey, sql.data, nargs, argtypes);
+		ret = SPI_execute_plan(hp->plan, values, nulls, false, 0);
 		if (ret != SPI_OK_INSERT)
 			elog(ERROR, "SPI_execute_plan returned %s", SPI_result_code_string(ret));
 	}
@@ -531,7 +581,6 @@ history_flush_queue(HistoryQueue *q)
 
 	MemoryContextSwitchTo(old);
 	MemoryContextDelete(tmp);
-	/* the rows' by-reference values went into the arrays; free them */
 	if (q->nrows == 0)
 		MemoryContextReset(q->rows_cxt);
 }

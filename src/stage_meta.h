@@ -16,6 +16,7 @@
 #include "compat.h"
 
 #include "fmgr.h"
+#include "nodes/pg_list.h"
 #include "utils/numeric.h"
 #include "datatype/timestamp.h"
 

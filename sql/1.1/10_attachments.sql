@@ -305,7 +305,8 @@ BEGIN
 		RETURN '{}';
 	END IF;
 	RETURN ARRAY(SELECT c.oid::pg_catalog.regclass
-				   FROM pg_catalog.unnest(ARRAY[names.visits, names.durations, names.rotting, names.funnel])
+				   FROM pg_catalog.unnest(ARRAY[names.visits, names.durations, names.rotting, names.funnel,
+												(pg_catalog.regexp_replace(names.visits, 'stage_visits$', 'cycles'))::name])
 						WITH ORDINALITY AS v(name, n)
 				   JOIN pg_catalog.pg_class c ON c.relname = v.name AND c.relkind = 'v'
 				   JOIN pg_catalog.pg_namespace ns ON ns.oid = c.relnamespace AND ns.nspname = names.schema_name
@@ -340,9 +341,9 @@ END
 $$;
 
 -- Called before DROP TABLE (event trigger pipeline_drop_table_views) with
--- the tables it names: drop the recorded views of every attachment whose
--- table or history table is among them, so that dropping either needs no
--- CASCADE.  Only views the current user may drop (the table's owner owns
+-- the tables it names: drop the recorded views and the stage_at function
+-- of every attachment whose table or history table is among them, so that
+-- dropping either needs no CASCADE.  Only views the current user may drop (the table's owner owns
 -- them); anything else is left for DROP TABLE to report as usual.
 CREATE OR REPLACE FUNCTION pipeline._drop_views_of(tables regclass[]) RETURNS void
 	LANGUAGE plpgsql
@@ -356,9 +357,9 @@ BEGIN
 		  FROM pipeline.attached_tables x
 		  JOIN pg_catalog.pg_class c ON c.oid = x.target
 		 WHERE (x.target = ANY (tables) OR x.history = ANY (tables))
-		   AND x.views <> '{}'
 		   AND pg_catalog.pg_has_role(c.relowner, 'USAGE')
 	LOOP
+		PERFORM pipeline._drop_history_functions(a.target, a.stage_column);
 		PERFORM pipeline._drop_history_views(a.target, a.stage_column);
 	END LOOP;
 END
@@ -422,6 +423,7 @@ BEGIN
 				EXECUTE pg_catalog.format('DROP TRIGGER %I ON %s', trg, col.target);
 			END IF;
 		END LOOP;
+		PERFORM pipeline._drop_history_functions(col.target, col.stage_column);
 		PERFORM pipeline._drop_history_views(col.target, col.stage_column);
 		DELETE FROM pipeline.attached_tables a
 		 WHERE a.target = col.target AND a.stage_column = col.stage_column;
@@ -611,7 +613,7 @@ CREATE FUNCTION pipeline.attach(target regclass, stage_column name DEFAULT 'stag
 		FOREACH n IN ARRAY pipeline._trigger_names(stage_column)::text[]
 			|| CASE WHEN track_history
 					THEN ARRAY[hist_name, prefix || 'stage_visits', prefix || 'stage_durations',
-							   prefix || 'funnel', prefix || 'rotting']
+							   prefix || 'funnel', prefix || 'rotting', prefix || 'cycles', prefix || 'stage_at']
 					ELSE '{}'::text[] END
 		LOOP
 			IF pg_catalog.octet_length(n) > 63 THEN
@@ -656,6 +658,7 @@ CREATE FUNCTION pipeline.attach(target regclass, stage_column name DEFAULT 'stag
 		END LOOP;
 
 		IF NOT track_history THEN
+			PERFORM pipeline._drop_history_functions(target, stage_column);
 			PERFORM pipeline._drop_history_views(target, stage_column);
 			IF entered_at_column IS NOT NULL THEN
 				EXECUTE format('UPDATE %s SET %I = pg_catalog.clock_timestamp() WHERE %I IS NULL',
@@ -762,6 +765,7 @@ CREATE FUNCTION pipeline.attach(target regclass, stage_column name DEFAULT 'stag
 		-- views, whose identities it records.
 		PERFORM pipeline._put_attachment(target, stage_column, ruleset, hist_oid, '{}', entered_at_column);
 		PERFORM pipeline._create_history_views(target, stage_column, hist_oid::pg_catalog.regclass);
+		PERFORM pipeline._create_history_functions(target, stage_column);
 		PERFORM pipeline._put_attachment(target, stage_column, ruleset, hist_oid,
 										 pipeline._history_views_of(target, stage_column), entered_at_column);
 	END
@@ -789,6 +793,7 @@ CREATE OR REPLACE FUNCTION pipeline.detach(target regclass, stage_column name DE
 			RAISE EXCEPTION 'must be owner of table %', qual USING ERRCODE = '42501';
 		END IF;
 
+		PERFORM pipeline._drop_history_functions(target, stage_column);
 		PERFORM pipeline._drop_history_views(target, stage_column);
 
 		FOREACH trg IN ARRAY pipeline._trigger_names(stage_column)

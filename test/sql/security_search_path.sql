@@ -250,7 +250,7 @@ SELECT tgrelid::regclass, tgname, tgfoid::regprocedure, pg_get_triggerdef(oid) L
   FROM pg_trigger WHERE tgrelid IN ('public.sec_deals'::regclass, 'public.sec_parts'::regclass)
  ORDER BY tgrelid::regclass::text, tgname;
 SELECT c.relname, pg_get_userbyid(c.relowner) AS owner FROM pg_class c
- WHERE c.relname IN ('sec_deals_stage_history', 'sec_parts_stage_history');
+ WHERE c.relname IN ('sec_deals_stage_history', 'sec_parts_stage_history') ORDER BY 1;
 SELECT * FROM sec_attachments_hostile ORDER BY 1;
 -- the WHEN clauses compare with pg_catalog's operators
 SELECT count(*) AS when_clauses_using_hostile_operators

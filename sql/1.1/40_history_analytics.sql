@@ -181,7 +181,7 @@ BEGIN ATOMIC
 	  FROM (SELECT %5$s,
 	               pipeline._last_stage(h.to_stage, h.changed_at, h.seq) AS stage,
 	               pg_catalog.max(h.changed_at) AS entered_at,
-	               pg_catalog.max(h.to_stage) FILTER (WHERE h.to_stage <> ALL (%6$s)) AS furthest_stage
+	               pg_catalog.max(h.to_stage) FILTER (WHERE pipeline._stage_reached(h.to_stage, h.to_stage)) AS furthest_stage
 	          FROM %7$s AS h
 	         WHERE h.changed_at < as_of
 	         GROUP BY %5$s) AS x
@@ -189,7 +189,7 @@ BEGIN ATOMIC
 END$f$,
 		fname, p.key_defs, p.stype,
 		(SELECT pg_catalog.string_agg('x.' || pg_catalog.quote_ident(k2), ', ') FROM pg_catalog.unnest(p.keys) AS k2),
-		p.h_keys, p.lost_stages, p.h_name);
+		p.h_keys, NULL, p.h_name);
 	EXECUTE pg_catalog.format('ALTER FUNCTION %s(timestamptz) OWNER TO %I', fname, owner);
 	EXECUTE pg_catalog.format('REVOKE ALL ON FUNCTION %s(timestamptz) FROM PUBLIC', fname);
 	FOR g IN
@@ -212,7 +212,7 @@ SELECT %1$s,
        CASE WHEN k.kind <> 'open' THEN k.kind END AS outcome,
        CASE WHEN k.kind <> 'open' THEN pg_catalog.justify_hours(c.last_close - c.created_at) END AS cycle_time,
        CASE WHEN k.kind <> 'open'
-            THEN (pg_catalog.date_part('epoch', c.last_close - c.created_at) / 86400)::pg_catalog.float8 END AS cycle_days
+            THEN (pg_catalog."extract"('epoch', c.last_close - c.created_at) / 86400)::pg_catalog.float8 END AS cycle_days
   FROM %2$s AS t
  CROSS JOIN LATERAL (SELECT pipeline.stage_kind(t.%3$I) AS kind) AS k
   LEFT JOIN (SELECT %4$s,
@@ -274,7 +274,7 @@ WITH closed AS (
     SELECT pipeline.stage_kind(t.%1$I) AS kind, f.furthest
       FROM %2$s AS t
       JOIN (SELECT %3$s,
-                   pg_catalog.max(h.to_stage) FILTER (WHERE h.to_stage <> ALL (%4$s)) AS furthest,
+                   pg_catalog.max(h.to_stage) FILTER (WHERE pipeline._stage_reached(h.to_stage, h.to_stage)) AS furthest,
                    pg_catalog.min(h.changed_at) AS first_at
               FROM %5$s AS h
              GROUP BY %3$s) AS f ON %6$s

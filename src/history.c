@@ -23,9 +23,10 @@
  * keep that cheap for statements that move many rows, the trigger queues
  * the rows and the queue is written with one
  *
- *		INSERT INTO history (...) SELECT ... FROM ROWS FROM (unnest($1), ...)
+ *		INSERT INTO history (...) SELECT ... FROM pipeline_history_rows
  *
- * (or INSERT ... VALUES for a statement that queued one row)
+ * (an ephemeral named relation holding the batch; INSERT ... VALUES for a
+ * statement that queued one row)
  * when the statement that queued them ends (the executor's ExecutorEnd, or
  * a utility statement such as COPY), or every HISTORY_BATCH_ROWS rows.  The
  * rows of a statement are therefore visible to the next statement, as they
@@ -60,6 +61,8 @@
 #include "utils/regproc.h"
 #include "utils/syscache.h"
 #include "utils/timestamp.h"
+#include "utils/tuplestore.h"
+#include "utils/queryenvironment.h"
 
 #include "attachment.h"
 #include "history.h"
@@ -419,26 +422,25 @@ history_queue_append(HistoryQueue *q, const Datum *keys, const bool *keynulls,
 	queued_rows++;
 }
 
+/* The ephemeral relation a batch is read from, by its INSERT. */
+#define HISTORY_ROWS_RELATION "pipeline_history_rows"
+
 /*
- * The parameters and text of the INSERT for q's n rows: one value per
- * column for a single row (INSERT ... VALUES), one array per column for a
- * batch (INSERT ... SELECT FROM ROWS FROM (unnest(...), ...)).  The
- * statement names the table by its current name and schema (the table is
- * locked, so the name means our OID; a rename since the last flush changes
- * the text and so prepares a new plan) and every function by pg_catalog,
- * so the caller's search_path plays no part.
+ * The text of the INSERT for q's rows.  A single row is inserted with
+ * INSERT ... VALUES and parameters; a batch with INSERT ... SELECT from an
+ * ephemeral named relation (a tuplestore of the rows, as PostgreSQL hands
+ * transition tables to triggers), so the executor reads the rows once,
+ * with no per-column arrays to build and unnest.  The statement names the
+ * table by its current name and schema (the table is locked, so the name
+ * means our OID; a rename since the last flush changes the text and so
+ * prepares a new plan) and every function by pg_catalog, so the caller's
+ * search_path plays no part.
  */
 static void
-history_insert_statement(HistoryQueue *q, int n, Datum *values, char *nulls,
-						 Oid *argtypes, StringInfo sql)
+history_insert_text(HistoryQueue *q, bool single, StringInfo sql)
 {
-	int			nargs = q->nkeys + 4;
-	int			dims[1] = {n};
-	int			lbs[1] = {1};
-	Datum	   *column = palloc(sizeof(Datum) * n);
-	bool	   *colnulls = palloc(sizeof(bool) * n);
+	int			ncols = q->nkeys + 4;
 	int			i;
-	int			r;
 
 	appendStringInfo(sql, "INSERT INTO %s (",
 					 quote_qualified_identifier(get_namespace_name(get_rel_namespace(q->key.hist_relid)),
@@ -446,76 +448,91 @@ history_insert_statement(HistoryQueue *q, int n, Datum *values, char *nulls,
 	for (i = 0; i < q->nkeys; i++)
 		appendStringInfo(sql, "%s, ", quote_identifier(q->keynames[i]));
 	appendStringInfoString(sql, "from_stage, to_stage, changed_at, changed_by) ");
-
-	if (n == 1)
+	if (single)
 	{
-		for (i = 0; i < q->nkeys; i++)
-		{
-			values[i] = q->keys[i];
-			nulls[i] = q->keynulls[i] ? 'n' : ' ';
-			argtypes[i] = q->keytypes[i];
-		}
-		values[q->nkeys] = q->from[0];
-		nulls[q->nkeys] = q->fromnulls[0] ? 'n' : ' ';
-		values[q->nkeys + 1] = q->to[0];
-		nulls[q->nkeys + 1] = q->tonulls[0] ? 'n' : ' ';
-		argtypes[q->nkeys] = argtypes[q->nkeys + 1] = q->stage_type;
-		values[q->nkeys + 2] = q->at[0];
-		argtypes[q->nkeys + 2] = TIMESTAMPTZOID;
-		values[q->nkeys + 3] = q->by[0];
-		argtypes[q->nkeys + 3] = OIDOID;
-		nulls[q->nkeys + 2] = nulls[q->nkeys + 3] = ' ';
 		appendStringInfoString(sql, "VALUES (");
-		for (i = 0; i < nargs - 1; i++)
+		for (i = 0; i < ncols - 1; i++)
 			appendStringInfo(sql, "$%d, ", i + 1);
-		appendStringInfo(sql, "pg_catalog.pg_get_userbyid($%d))", nargs);
+		appendStringInfo(sql, "pg_catalog.pg_get_userbyid($%d))", ncols);
 		return;
 	}
+	appendStringInfoString(sql, "SELECT ");
+	for (i = 0; i < ncols - 1; i++)
+		appendStringInfo(sql, "r.c%d, ", i + 1);
+	appendStringInfo(sql, "pg_catalog.pg_get_userbyid(r.c%d) FROM " HISTORY_ROWS_RELATION " AS r", ncols);
+}
+
+/* Row r of q as the values of the INSERT's columns (the ENR's, or $n). */
+static void
+history_row_values(HistoryQueue *q, int r, Datum *values, bool *isnull)
+{
+	int			i;
 
 	for (i = 0; i < q->nkeys; i++)
 	{
-		for (r = 0; r < n; r++)
-		{
-			column[r] = q->keys[r * q->nkeys + i];
-			colnulls[r] = q->keynulls[r * q->nkeys + i];
-		}
-		argtypes[i] = get_array_type(q->keytypes[i]);
-		if (!OidIsValid(argtypes[i]))
-			ereport(ERROR,
-					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-					 errmsg("primary key column \"%s\" has type %s, which has no array type",
-							q->keynames[i], format_type_be(q->keytypes[i]))));
-		values[i] = PointerGetDatum(construct_md_array(column, colnulls, 1, dims, lbs,
-													   q->keytypes[i], q->keylen[i],
-													   q->keybyval[i], q->keyalign[i]));
+		values[i] = q->keys[r * q->nkeys + i];
+		isnull[i] = q->keynulls[r * q->nkeys + i];
 	}
-	argtypes[q->nkeys] = argtypes[q->nkeys + 1] = get_array_type(q->stage_type);
-	values[q->nkeys] = PointerGetDatum(construct_md_array(q->from, q->fromnulls, 1, dims, lbs,
-														  q->stage_type, sizeof(Oid), true,
-														  TYPALIGN_INT));
-	values[q->nkeys + 1] = PointerGetDatum(construct_md_array(q->to, q->tonulls, 1, dims, lbs,
-															  q->stage_type, sizeof(Oid), true,
-															  TYPALIGN_INT));
-	argtypes[q->nkeys + 2] = TIMESTAMPTZARRAYOID;
-	values[q->nkeys + 2] = PointerGetDatum(construct_md_array(q->at, NULL, 1, dims, lbs,
-															  TIMESTAMPTZOID, sizeof(TimestampTz),
-															  FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
-	argtypes[q->nkeys + 3] = OIDARRAYOID;
-	values[q->nkeys + 3] = PointerGetDatum(construct_md_array(q->by, NULL, 1, dims, lbs,
-															  OIDOID, sizeof(Oid), true,
-															  TYPALIGN_INT));
-	memset(nulls, ' ', nargs);
+	values[q->nkeys] = q->from[r];
+	isnull[q->nkeys] = q->fromnulls[r];
+	values[q->nkeys + 1] = q->to[r];
+	isnull[q->nkeys + 1] = q->tonulls[r];
+	values[q->nkeys + 2] = q->at[r];
+	isnull[q->nkeys + 2] = false;
+	values[q->nkeys + 3] = q->by[r];
+	isnull[q->nkeys + 3] = false;
+}
 
-	appendStringInfoString(sql, "SELECT ");
-	for (i = 0; i < nargs - 1; i++)
-		appendStringInfo(sql, "u.c%d, ", i + 1);
-	appendStringInfo(sql, "pg_catalog.pg_get_userbyid(u.c%d) FROM ROWS FROM (", nargs);
-	for (i = 0; i < nargs; i++)
-		appendStringInfo(sql, "%spg_catalog.unnest($%d)", i > 0 ? ", " : "", i + 1);
-	appendStringInfoString(sql, ") AS u(");
-	for (i = 0; i < nargs; i++)
-		appendStringInfo(sql, "%sc%d", i > 0 ? ", " : "", i + 1);
-	appendStringInfoChar(sql, ')');
+/* The types of the INSERT's columns, in order. */
+static void
+history_column_types(HistoryQueue *q, Oid *types)
+{
+	int			i;
+
+	for (i = 0; i < q->nkeys; i++)
+		types[i] = q->keytypes[i];
+	types[q->nkeys] = types[q->nkeys + 1] = q->stage_type;
+	types[q->nkeys + 2] = TIMESTAMPTZOID;
+	types[q->nkeys + 3] = OIDOID;
+}
+
+/*
+ * The batch as an ephemeral named relation: a tuplestore of q's n rows,
+ * registered with the current SPI connection under HISTORY_ROWS_RELATION.
+ */
+static void
+history_register_rows(HistoryQueue *q, int n, const Oid *types)
+{
+	int			ncols = q->nkeys + 4;
+	TupleDesc	desc = CreateTemplateTupleDesc(ncols);
+	Tuplestorestate *rows = tuplestore_begin_heap(false, false, work_mem);
+	EphemeralNamedRelation enr = palloc0(sizeof(EphemeralNamedRelationData));
+	Datum		values[INDEX_MAX_KEYS + 4];
+	bool		isnull[INDEX_MAX_KEYS + 4];
+	int			i;
+	int			r;
+
+	for (i = 0; i < ncols; i++)
+	{
+		char		name[16];
+
+		snprintf(name, sizeof(name), "c%d", i + 1);
+		TupleDescInitEntry(desc, i + 1, name, types[i], -1, 0);
+		TupleDescInitEntryCollation(desc, i + 1, get_typcollation(types[i]));
+	}
+	for (r = 0; r < n; r++)
+	{
+		history_row_values(q, r, values, isnull);
+		tuplestore_putvalues(rows, desc, values, isnull);
+	}
+	enr->md.name = HISTORY_ROWS_RELATION;
+	enr->md.reliddesc = InvalidOid;
+	enr->md.tupdesc = desc;
+	enr->md.enrtype = ENR_NAMED_TUPLESTORE;
+	enr->md.enrtuples = n;
+	enr->reldata = rows;
+	if (SPI_register_relation(enr) != SPI_OK_REL_REGISTER)
+		elog(ERROR, "SPI_register_relation failed");
 }
 
 /*
@@ -527,47 +544,55 @@ history_insert_statement(HistoryQueue *q, int n, Datum *values, char *nulls,
 static void
 history_flush_queue(HistoryQueue *q)
 {
-	int			nargs = q->nkeys + 4;
-	Oid			argtypes[INDEX_MAX_KEYS + 4];
+	int			ncols = q->nkeys + 4;
+	Oid			types[INDEX_MAX_KEYS + 4];
 	Datum		values[INDEX_MAX_KEYS + 4];
+	bool		isnull[INDEX_MAX_KEYS + 4];
 	char		nulls[INDEX_MAX_KEYS + 4];
 	StringInfoData sql;
 	HistoryPlanKey pkey;
 	int			n = q->nrows;
+	bool		single = (n == 1);
 	HistoryPlan *hp;
 	Oid			save_userid;
 	int			save_sec_context;
 	int			ret;
-	MemoryContext tmp;
-	MemoryContext old;
+	int			i;
 
 	if (n == 0)
 		return;
-	tmp = AllocSetContextCreate(CurrentMemoryContext, "pipeline history flush",
-								ALLOCSET_DEFAULT_SIZES);
-	old = MemoryContextSwitchTo(tmp);
 	initStringInfo(&sql);
-	history_insert_statement(q, n, values, nulls, argtypes, &sql);
+	history_insert_text(q, single, &sql);
+	history_column_types(q, types);
 	memset(&pkey, 0, sizeof(pkey));
 	pkey.history = q->key;
-	pkey.single = (n == 1);
+	pkey.single = single;
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	if (single)
+	{
+		history_row_values(q, 0, values, isnull);
+		for (i = 0; i < ncols; i++)
+			nulls[i] = isnull[i] ? 'n' : ' ';
+	}
+	else
+		history_register_rows(q, n, types);	/* copies the rows */
 
 	/*
-	 * Empty the queue first: the INSERT may queue rows of its own.  (A
+	 * Empty the queue before the INSERT: it may queue rows of its own.  (A
 	 * single row's key values are read from rows_cxt, which is reset only
 	 * after the INSERT, and only if nothing was queued meanwhile.)
 	 */
 	queued_rows -= n;
 	q->nrows = 0;
 
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
 	GetUserIdAndSecContext(&save_userid, &save_sec_context);
 	SetUserIdAndSecContext(q->owner, save_sec_context | SECURITY_LOCAL_USERID_CHANGE);
 	PG_TRY();
 	{
-		hp = history_plan_get(&pkey, sql.data, nargs, argtypes);
-		ret = SPI_execute_plan(hp->plan, values, nulls, false, 0);
+		hp = history_plan_get(&pkey, sql.data, single ? ncols : 0, types);
+		ret = SPI_execute_plan(hp->plan, single ? values : NULL, single ? nulls : NULL, false, 0);
 		if (ret != SPI_OK_INSERT)
 			elog(ERROR, "SPI_execute_plan returned %s", SPI_result_code_string(ret));
 	}
@@ -579,8 +604,7 @@ history_flush_queue(HistoryQueue *q)
 	if (SPI_finish() != SPI_OK_FINISH)
 		elog(ERROR, "SPI_finish failed");
 
-	MemoryContextSwitchTo(old);
-	MemoryContextDelete(tmp);
+	pfree(sql.data);
 	if (q->nrows == 0)
 		MemoryContextReset(q->rows_cxt);
 }

@@ -365,16 +365,26 @@ BEGIN
 END
 $$;
 
+-- The attachments whose stage column has the given type, with their
+-- rulesets.
+CREATE FUNCTION pipeline._attachments_of_type(stage_type regtype)
+	RETURNS TABLE (target regclass, ruleset text)
+	LANGUAGE sql STABLE
+	SET search_path = pg_catalog, pg_temp
+	AS $$
+	SELECT a.target, a.ruleset
+	  FROM pipeline.attached_tables a
+	  JOIN pg_catalog.pg_attribute att
+		ON att.attrelid = a.target AND att.attname = a.stage_column AND NOT att.attisdropped
+	 WHERE att.atttypid = $1
+$$;
+
 -- Tables attached with a stage column of the given type.
 CREATE OR REPLACE FUNCTION pipeline._tables_using_type(stage_type regtype) RETURNS SETOF regclass
 	LANGUAGE sql STABLE
 	SET search_path = pg_catalog, pg_temp
 	AS $$
-	SELECT DISTINCT a.target
-	  FROM pipeline.attached_tables a
-	  JOIN pg_catalog.pg_attribute att
-		ON att.attrelid = a.target AND att.attname = a.stage_column AND NOT att.attisdropped
-	 WHERE att.atttypid = $1
+	SELECT DISTINCT a.target FROM pipeline._attachments_of_type($1) AS a
 $$;
 
 -- Tables whose attachment enforces (stage_type, ruleset).
@@ -382,11 +392,7 @@ CREATE OR REPLACE FUNCTION pipeline._ruleset_users(stage_type regtype, ruleset t
 	LANGUAGE sql STABLE
 	SET search_path = pg_catalog, pg_temp
 	AS $$
-	SELECT DISTINCT a.target
-	  FROM pipeline.attached_tables a
-	  JOIN pg_catalog.pg_attribute att
-		ON att.attrelid = a.target AND att.attname = a.stage_column AND NOT att.attisdropped
-	 WHERE att.atttypid = $1 AND a.ruleset = $2
+	SELECT DISTINCT a.target FROM pipeline._attachments_of_type($1) AS a WHERE a.ruleset = $2
 $$;
 
 -- Dropped objects: a dropped registered type takes its registration,

@@ -38,14 +38,7 @@ SELECT i, s.stage, timestamptz '2025-01-01' + (i % 1000) * interval '1 hour' + s
 VACUUM ANALYZE deals, events;
 SQL
 
-# elapsed milliseconds of a psql script (stdin), by the server's clock
-time_script() {
-	{
-		echo "SELECT extract(epoch FROM clock_timestamp()) AS t0 \\gset"
-		cat
-		echo "SELECT round(((extract(epoch FROM clock_timestamp()) - :t0) * 1000)::numeric, 1);"
-	} | $PSQL | tail -n 1
-}
+. "$(dirname "$0")/lib/timing.sh"
 
 baseline() {
 	$PSQL -c "DROP TABLE IF EXISTS plain" -c "CREATE TABLE plain (id int NOT NULL, from_stage pipeline.stage,
@@ -77,7 +70,7 @@ SELECT format('check: history rows %s (events %s), keys whose last stage is not 
                 WHERE d.stage <> (SELECT h.to_stage FROM deals_stage_history h WHERE h.id = d.id
                                    ORDER BY h.changed_at DESC, h.seq DESC LIMIT 1)));
 SQL
-median=$(printf '%s\n' "${ratios[@]}" | sort -g | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR+1)/2] : (a[NR/2] + a[NR/2+1]) / 2}')
+median=$(printf '%s\n' "${ratios[@]}" | median)
 verdict=$(awk -v v="$median" 'BEGIN { print (v <= 3.0) ? "met" : "MISSED" }')
 echo
 echo "ratios (same run): import of $EVENTS events / INSERT ... SELECT into a plain table with the same index: median $median $verdict (target <= 3.0)"

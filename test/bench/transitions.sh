@@ -127,15 +127,7 @@ VACUUM (ANALYZE, FREEZE) $t;
 SQL
 }
 
-# elapsed milliseconds of a psql script (read from stdin), measured by the
-# server's clock inside the session
-time_script() {
-	{
-		echo "SELECT extract(epoch FROM clock_timestamp()) AS t0 \\gset"
-		cat
-		echo "SELECT round(((extract(epoch FROM clock_timestamp()) - :t0) * 1000)::numeric, 1);"
-	} | $PSQL | tail -n 1
-}
+. lib/timing.sh	# (the script runs in test/bench)
 
 single_script="$work/single.sql"
 for i in $(seq 1 "$SINGLE_ROWS"); do
@@ -185,7 +177,6 @@ for r in $(seq 1 "$ROUNDS"); do
 	echo "round $r done"
 done
 
-median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR+1)/2] : (a[NR/2] + a[NR/2+1]) / 2}'; }
 minimum() { tr ' ' '\n' | grep -v '^$' | sort -g | head -n 1; }
 declare -A med best
 for key in "${!results[@]}"; do

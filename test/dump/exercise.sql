@@ -34,11 +34,12 @@ SELECT region, id, from_stage, to_stage, seq FROM public.orders_stage_history WH
 \echo == tables
 SELECT * FROM public.deals ORDER BY id;
 SELECT * FROM public.orders ORDER BY region, id;
-\echo == views made by attach, after the writes (times left out: they differ between databases)
+\echo == views made by attach, after the writes (times and durations, with their
+\echo    _days companions, left out: they differ between databases)
 SELECT format('SELECT %L, t::text FROM (SELECT %s FROM %s) t ORDER BY 2', c.oid::regclass,
               string_agg(quote_ident(a.attname), ', ' ORDER BY a.attnum), c.oid::regclass)
   FROM pg_class c JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
  WHERE c.relkind = 'v' AND c.relnamespace = 'public'::regnamespace
-   AND a.atttypid NOT IN ('interval'::regtype, 'timestamptz'::regtype)
+   AND a.atttypid NOT IN ('interval'::regtype, 'timestamptz'::regtype) AND a.attname !~ '_days$'
  GROUP BY c.oid ORDER BY c.oid::regclass::text
 \gexec

@@ -1,7 +1,7 @@
 -- Everything a restored database must read the same: configuration, rules,
 -- attachments and triggers, tables, history, per-type aggregates, aggregate
--- results and the views attach made (interval columns aside, which move
--- with now()).  psql -At output; every query is ordered.
+-- results and the views attach made (interval columns and their _days
+-- companions aside, which move with now()).  psql -At output; every query is ordered.
 \echo == stage_catalog
 SELECT * FROM pipeline.stage_catalog ORDER BY stage_type, ordinal;
 \echo == transition_rules
@@ -45,5 +45,6 @@ SELECT format('SELECT %L, t::text FROM (SELECT %s FROM %s) t ORDER BY 2', c.oid:
               string_agg(quote_ident(a.attname), ', ' ORDER BY a.attnum), c.oid::regclass)
   FROM pg_class c JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
  WHERE c.relkind = 'v' AND c.relnamespace = 'public'::regnamespace AND a.atttypid <> 'interval'::regtype
+   AND a.attname !~ '_days$'
  GROUP BY c.oid ORDER BY c.oid::regclass::text
 \gexec

@@ -229,7 +229,8 @@ def engine():
 VIEWS = {
     ("pipeline", "stage_catalog"): [
         ("stage_type", pg.TEXT), ("stage", pg.TEXT), ("ordinal", pg.INTEGER), ("kind", pg.TEXT),
-        ("probability", pg.NUMERIC), ("is_entry", pg.BOOLEAN), ("rotting_after", pg.INTERVAL)],
+        ("probability", pg.NUMERIC), ("is_entry", pg.BOOLEAN), ("rotting_after", pg.INTERVAL),
+        ("rotting_after_days", pg.DOUBLE_PRECISION)],
     ("pipeline", "transition_rules"): [
         ("stage_type", pg.TEXT), ("ruleset", pg.TEXT), ("from_stage", pg.TEXT), ("to_stage", pg.TEXT)],
     ("pipeline", "attachments"): [
@@ -237,13 +238,17 @@ VIEWS = {
         ("entered_at_column", pg.TEXT)],
     ("public", "deals_stage_visits"): [
         ("id", pg.INTEGER), ("stage", pg.TEXT), ("ordinal", pg.INTEGER), ("entered_at", pg.TIMESTAMP),
-        ("exited_at", pg.TIMESTAMP), ("time_in_stage", pg.INTERVAL), ("is_current", pg.BOOLEAN)],
+        ("exited_at", pg.TIMESTAMP), ("time_in_stage", pg.INTERVAL), ("time_in_stage_days", pg.DOUBLE_PRECISION),
+        ("is_current", pg.BOOLEAN)],
     ("public", "deals_stage_durations"): [
-        ("stage", pg.TEXT), ("ordinal", pg.INTEGER), ("visits", pg.BIGINT), ("avg_time", pg.INTERVAL),
-        ("median_time", pg.INTERVAL), ("p90_time", pg.INTERVAL)],
+        ("stage", pg.TEXT), ("ordinal", pg.INTEGER), ("visits", pg.BIGINT),
+        ("avg_time", pg.INTERVAL), ("avg_days", pg.DOUBLE_PRECISION),
+        ("median_time", pg.INTERVAL), ("median_days", pg.DOUBLE_PRECISION),
+        ("p90_time", pg.INTERVAL), ("p90_days", pg.DOUBLE_PRECISION)],
     ("public", "deals_rotting"): [
         ("id", pg.INTEGER), ("stage", pg.TEXT), ("entered_at", pg.TIMESTAMP), ("time_in_stage", pg.INTERVAL),
-        ("rotting_after", pg.INTERVAL)],
+        ("time_in_stage_days", pg.DOUBLE_PRECISION), ("rotting_after", pg.INTERVAL),
+        ("rotting_after_days", pg.DOUBLE_PRECISION)],
     ("public", "deals_funnel"): [
         ("stage", pg.TEXT), ("ordinal", pg.INTEGER), ("reached", pg.BIGINT), ("reached_amount", pg.NUMERIC),
         ("conversion_from_previous", pg.DOUBLE_PRECISION), ("conversion_from_first", pg.DOUBLE_PRECISION)],
@@ -298,6 +303,17 @@ def views_read_with_python_types():
         assert isinstance(funnel["prospecting"]["conversion_from_first"], float)
         assert isinstance(funnel["lead_generation"]["reached"], int)
         assert isinstance(funnel["lead_generation"]["reached_amount"], decimal.Decimal)
+        # Durations chart as numbers: days next to every interval.
+        for r in rows["deals_stage_visits"] + rows["deals_rotting"]:
+            if r["time_in_stage"] is not None:
+                assert isinstance(r["time_in_stage_days"], float), r
+                assert abs(r["time_in_stage_days"] - r["time_in_stage"].total_seconds() / 86400) < 1e-6, r
+        for r in rows["deals_rotting"]:
+            assert abs(r["rotting_after_days"] - r["rotting_after"].total_seconds() / 86400) < 1e-12, r
+        assert rows["deals_stage_durations"], "no completed visit"
+        for r in rows["deals_stage_durations"]:
+            for k in ("avg", "median", "p90"):
+                assert abs(r[k + "_days"] - r[k + "_time"].total_seconds() / 86400) < 1e-9, (k, r)
         visit = rows["deals_stage_visits"][0]
         assert isinstance(visit["entered_at"], datetime.datetime) and visit["entered_at"].tzinfo is not None
         assert isinstance(visit["time_in_stage"], datetime.timedelta)

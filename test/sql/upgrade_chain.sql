@@ -72,7 +72,9 @@ UPDATE upg_parts SET stage = 'prospecting', region = 'us' WHERE id = 1;
 -- view: a view would pin the extension's objects and could block the update.
 CREATE FUNCTION pg_temp.upg_snapshot() RETURNS TABLE (what text, "row" text)
 	LANGUAGE sql AS $$
-	SELECT 'catalog' AS what, c::text AS row FROM pipeline.stage_catalog c
+	SELECT 'catalog' AS what,
+	       (c.stage_type, c.stage, c.ordinal, c.kind, c.probability, c.is_entry, c.rotting_after)::text AS row
+	  FROM pipeline.stage_catalog c
 	UNION ALL SELECT 'rules', r::text FROM pipeline.transition_rules r
 	UNION ALL SELECT 'attachments', (a.table_name, a.stage_column, a.ruleset, a.history_table)::text
 	            FROM pipeline.attachments a
@@ -142,6 +144,28 @@ SELECT tgrelid::regclass AS "table", tgname, pg_catalog.encode(tgargs, 'escape')
  WHERE tgfoid IN ('pipeline.enforce_transition()'::regprocedure, 'pipeline.record_transition()'::regprocedure)
    AND tgparentid = 0
  ORDER BY tgrelid::regclass::text, tgname;
+
+-- 1.1 for BI tools: the history tables have their primary key (key
+-- columns, seq) instead of 1.0's index; the views were recreated with the
+-- day columns, are the tables' (not extension members) and recorded in
+-- the configuration; comments on the history tables and their columns.
+SELECT c.conrelid::regclass AS history, pg_get_constraintdef(c.oid) AS primary_key,
+       (SELECT count(*) FROM pg_index i WHERE i.indrelid = c.conrelid) AS indexes
+  FROM pg_constraint c
+ WHERE c.conrelid IN ('upg_deals_stage_history'::regclass, 'upg_parts_stage_history'::regclass) AND c.contype = 'p'
+ ORDER BY 1::text;
+SELECT a.target, v.view, (SELECT string_agg(attname, ', ' ORDER BY attnum) FROM pg_attribute
+                           WHERE attrelid = v.view AND attname LIKE '%\_days') AS day_columns
+  FROM pipeline.attached_tables a, unnest(a.views) AS v(view) ORDER BY 1::text, 2::text;
+SELECT count(*) AS views_in_extension
+  FROM pipeline.attached_tables a, unnest(a.views) AS v(view)
+  JOIN pg_depend d ON d.classid = 'pg_class'::regclass AND d.objid = v.view AND d.deptype = 'e';
+SELECT r.rel AS uncommented, att.attname
+  FROM pipeline.attached_tables a
+ CROSS JOIN LATERAL (SELECT a.history AS rel UNION ALL SELECT unnest(a.views)) r
+  LEFT JOIN pg_attribute att ON att.attrelid = r.rel AND att.attnum > 0 AND NOT att.attisdropped
+ WHERE obj_description(r.rel, 'pg_class') IS NULL OR col_description(r.rel, att.attnum) IS NULL;
+SELECT stage, visits, avg_days >= 0 AS avg_days FROM upg_deals_stage_durations ORDER BY ordinal;
 
 -- 5. ... and keeps working: rules, triggers, history, aggregates
 UPDATE upg_deals SET stage = 'won' WHERE id = 2;          -- custom edge new -> won

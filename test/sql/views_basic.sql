@@ -71,6 +71,9 @@ SELECT stage, ordinal, reached, reached_amount, conversion_from_previous, conver
 SELECT id, stage, ordinal, exited_at - entered_at AS length, is_current
   FROM "Regress Views"."Deals_stage_visits" ORDER BY id, entered_at;
 SELECT stage, ordinal, visits, avg_time, median_time, p90_time FROM "Regress Views"."Deals_stage_durations";
+-- Next to every interval, the same in days (2 days, 4 days 12 hours, 5 days 16 hours 48 minutes).
+SELECT stage, avg_days, median_days, p90_days FROM "Regress Views"."Deals_stage_durations";
+SELECT id, stage, time_in_stage_days FROM "Regress Views"."Deals_stage_visits" WHERE NOT is_current ORDER BY id, entered_at;
 RESET ROLE;
 CREATE ROLE regress_views_nobody;
 SET ROLE regress_views_nobody;
@@ -82,7 +85,7 @@ RESET ROLE;
 -- same answers; creating the views under a hostile path changes nothing.
 CREATE TABLE public.regress_views_answer AS
 	SELECT 'funnel' AS v, to_jsonb(f) AS r FROM "Regress Views"."Deals_funnel" f
-	UNION ALL SELECT 'visits', to_jsonb(v) - 'time_in_stage' FROM "Regress Views"."Deals_stage_visits" v;
+	UNION ALL SELECT 'visits', to_jsonb(v) - 'time_in_stage' - 'time_in_stage_days' FROM "Regress Views"."Deals_stage_visits" v;
 CREATE SCHEMA regress_hostile;
 CREATE FUNCTION regress_hostile.always(integer, integer) RETURNS boolean LANGUAGE sql AS 'SELECT true';
 CREATE OPERATOR regress_hostile.= (LEFTARG = integer, RIGHTARG = integer, FUNCTION = regress_hostile.always);
@@ -91,14 +94,14 @@ CREATE FUNCTION regress_hostile.now() RETURNS timestamptz LANGUAGE sql AS $$SELE
 SET search_path = regress_hostile, pg_catalog;
 SELECT count(*) AS answers_changed FROM (
 	SELECT 'funnel' AS v, to_jsonb(f) AS r FROM "Regress Views"."Deals_funnel" f
-	UNION ALL SELECT 'visits', to_jsonb(v) - 'time_in_stage' FROM "Regress Views"."Deals_stage_visits" v) now
+	UNION ALL SELECT 'visits', to_jsonb(v) - 'time_in_stage' - 'time_in_stage_days' FROM "Regress Views"."Deals_stage_visits" v) now
 	FULL JOIN public.regress_views_answer a USING (v, r)
  WHERE now.v IS NULL OR a.v IS NULL;
 SELECT pg_temp.create_views('"Regress Views"."Deals"', 'stage', '"Regress Views"."Deals_stage_history"');
 RESET search_path;
 SELECT count(*) AS answers_changed FROM (
 	SELECT 'funnel' AS v, to_jsonb(f) AS r FROM "Regress Views"."Deals_funnel" f
-	UNION ALL SELECT 'visits', to_jsonb(v) - 'time_in_stage' FROM "Regress Views"."Deals_stage_visits" v) now
+	UNION ALL SELECT 'visits', to_jsonb(v) - 'time_in_stage' - 'time_in_stage_days' FROM "Regress Views"."Deals_stage_visits" v) now
 	FULL JOIN public.regress_views_answer a USING (v, r)
  WHERE now.v IS NULL OR a.v IS NULL;
 SELECT count(*) AS hostile_references
@@ -163,6 +166,33 @@ SELECT pipeline._drop_history_views('"Regress Views".tickets', 'phase');
 SELECT pipeline._drop_history_views('"Regress Views".tickets', 'phase');
 SELECT relname FROM pg_class WHERE relnamespace = '"Regress Views"'::regnamespace AND relkind = 'v' ORDER BY 1;
 SELECT count(*) AS history_rows FROM "Regress Views".tickets_phase_stage_history;
+
+-- Averages and percentiles are justified: never 24 hours or more.  Visits
+-- of 1 day 20 hours and 2 days 6 hours average 2 days 1 hour, which avg()
+-- alone gives as 1 day 25:00:00.
+CREATE TABLE "Regress Views".hours (id integer PRIMARY KEY, stage pipeline.stage NOT NULL);
+CREATE TABLE "Regress Views".hours_stage_history (id integer NOT NULL,
+	from_stage pipeline.stage, to_stage pipeline.stage,
+	changed_at timestamptz NOT NULL, changed_by name NOT NULL, seq bigint NOT NULL, PRIMARY KEY (id, seq));
+INSERT INTO "Regress Views".hours VALUES (1, 'qualification'), (2, 'qualification');
+INSERT INTO "Regress Views".hours_stage_history VALUES
+	(1, NULL, 'prospecting', '2026-03-01 00:00+00', 'x', 1),
+	(2, NULL, 'prospecting', '2026-03-01 00:00+00', 'x', 2),
+	(1, 'prospecting', 'qualification', '2026-03-02 20:00+00', 'x', 3),
+	(2, 'prospecting', 'qualification', '2026-03-03 06:00+00', 'x', 4);
+SELECT pg_temp.create_views('"Regress Views".hours', 'stage', '"Regress Views".hours_stage_history');
+SELECT avg(d) AS plain_avg FROM (VALUES (interval '1 day 20:00'), (interval '2 days 06:00')) v(d);
+SELECT stage, visits, avg_time::text, avg_days, median_time::text, median_days, p90_time::text, p90_days
+  FROM "Regress Views".hours_stage_durations;
+SELECT id, time_in_stage::text, time_in_stage_days FROM "Regress Views".hours_stage_visits WHERE NOT is_current ORDER BY id;
+-- Rotting, in days too; the catalog carries the threshold in days.
+SELECT pipeline.set_rotting_after('pipeline.stage', 'qualification', '1 day 12 hours');
+SELECT stage, rotting_after, rotting_after_days FROM pipeline.stage_catalog
+ WHERE stage_type = 'pipeline.stage' AND stage = 'qualification';
+SELECT id, rotting_after, rotting_after_days,
+	   abs(time_in_stage_days - (extract(epoch FROM now()) - extract(epoch FROM entered_at)) / 86400) < 1e-9 AS days_right
+  FROM "Regress Views".hours_rotting ORDER BY id;
+SELECT pipeline.set_rotting_after('pipeline.stage', 'qualification', NULL);
 
 SET client_min_messages = warning;
 DROP SCHEMA "Regress Views" CASCADE;

@@ -1,7 +1,9 @@
 -- History views: semantics checked against answers computed independently
 -- (correlated subqueries and the literal "reached" rule, over
 -- pipeline.stage_catalog) on seeded random histories.  Only mismatch counts
--- are printed.  The history tables have exactly attach's shape.
+-- are printed.  The history tables have exactly attach's shape, deletion
+-- rows (to_stage NULL) included; a row's history is ordered by
+-- (changed_at, seq), and one table's seq is scrambled to show it.
 SET client_min_messages = warning;
 CREATE EXTENSION IF NOT EXISTS pipeline;
 RESET client_min_messages;
@@ -11,14 +13,14 @@ CREATE SCHEMA regress_vs;
 CREATE TABLE regress_vs.deals (region text, id integer, stage pipeline.stage NOT NULL, amount numeric,
 	PRIMARY KEY (region, id));
 CREATE TABLE regress_vs.deals_stage_history (region text NOT NULL, id integer NOT NULL,
-	from_stage pipeline.stage, to_stage pipeline.stage NOT NULL,
+	from_stage pipeline.stage, to_stage pipeline.stage,
 	changed_at timestamptz NOT NULL, changed_by name NOT NULL, seq bigint NOT NULL);
 -- A custom type with a lost stage between open ones, column "status", no amount.
 CREATE TYPE regress_vs.flow AS ENUM ('new', 'trial', 'dropped', 'review', 'paid', 'renewed', 'churned');
 SELECT pipeline.define_stages('regress_vs.flow', won => '{paid,renewed}', lost => '{dropped,churned}');
 CREATE TABLE regress_vs.subs (id bigint PRIMARY KEY, status regress_vs.flow NOT NULL);
 CREATE TABLE regress_vs.subs_status_stage_history (id bigint NOT NULL,
-	from_stage regress_vs.flow, to_stage regress_vs.flow NOT NULL,
+	from_stage regress_vs.flow, to_stage regress_vs.flow,
 	changed_at timestamptz NOT NULL, changed_by name NOT NULL, seq bigint NOT NULL);
 
 -- Random walks: forward one stage, sometimes skip one, lose at any open
@@ -94,21 +96,32 @@ SELECT 'r' || (w.k % 3), w.k, regress_vs.label('pipeline.stage', w.from_ord)::pi
 	   regress_vs.label('pipeline.stage', w.to_ord)::pipeline.stage, w.at, current_user,
 	   row_number() OVER (ORDER BY w.at, w.k)
   FROM regress_vs.w1 w;
+-- Half the deleted rows have a deletion row (as 1.1 records them), a few
+-- days after their last move; the others were deleted before that.
+INSERT INTO regress_vs.deals_stage_history
+SELECT DISTINCT ON (w.k) 'r' || (w.k % 3), w.k, regress_vs.label('pipeline.stage', w.to_ord)::pipeline.stage,
+	   NULL, w.at + (w.k % 7 + 1) * interval '11 hours', current_user, 100000 + w.k
+  FROM regress_vs.w1 w WHERE w.deleted AND w.k % 2 = 0 ORDER BY w.k, w.step DESC;
 INSERT INTO regress_vs.deals
 SELECT DISTINCT ON (w.k) 'r' || (w.k % 3), w.k, regress_vs.label('pipeline.stage', w.to_ord)::pipeline.stage, w.amount
   FROM regress_vs.w1 w WHERE NOT w.deleted ORDER BY w.k, w.step DESC;
+-- seq in no particular order: only changed_at orders this history.
 INSERT INTO regress_vs.subs_status_stage_history
 SELECT w.k, regress_vs.label('regress_vs.flow', w.from_ord)::regress_vs.flow,
 	   regress_vs.label('regress_vs.flow', w.to_ord)::regress_vs.flow, w.at, current_user,
-	   row_number() OVER (ORDER BY w.at, w.k)
+	   row_number() OVER (ORDER BY md5(w.k || ':' || w.step))
   FROM regress_vs.w2 w;
+INSERT INTO regress_vs.subs_status_stage_history
+SELECT DISTINCT ON (w.k) w.k, regress_vs.label('regress_vs.flow', w.to_ord)::regress_vs.flow,
+	   NULL, w.at + interval '2 days', current_user, 100000 + w.k
+  FROM regress_vs.w2 w WHERE w.deleted AND w.k % 2 = 1 ORDER BY w.k, w.step DESC;
 INSERT INTO regress_vs.subs
 SELECT DISTINCT ON (w.k) w.k, regress_vs.label('regress_vs.flow', w.to_ord)::regress_vs.flow
   FROM regress_vs.w2 w WHERE NOT w.deleted ORDER BY w.k, w.step DESC;
 
--- attach makes this index; the independent answers below use it.
-CREATE INDEX ON regress_vs.deals_stage_history (region, id, seq);
-CREATE INDEX ON regress_vs.subs_status_stage_history (id, seq);
+-- attach makes this primary key; the independent answers below use it.
+ALTER TABLE regress_vs.deals_stage_history ADD PRIMARY KEY (region, id, seq);
+ALTER TABLE regress_vs.subs_status_stage_history ADD PRIMARY KEY (id, seq);
 ANALYZE regress_vs.deals_stage_history, regress_vs.subs_status_stage_history, regress_vs.deals, regress_vs.subs;
 
 -- The histories are varied enough to test something.
@@ -118,7 +131,11 @@ SELECT count(DISTINCT k) > 500 AS many_rows,
 	   count(*) FILTER (WHERE to_ord - from_ord = 2) > 10 AS skips,
 	   count(*) FILTER (WHERE regress_vs.label('pipeline.stage', from_ord) = 'closed_lost') > 5 AS reopened,
 	   count(*) FILTER (WHERE regress_vs.label('pipeline.stage', to_ord) = 'follow_up') > 5 AS follow_ups,
-	   count(DISTINCT k) FILTER (WHERE deleted) > 20 AS deleted_rows
+	   count(DISTINCT k) FILTER (WHERE deleted) > 20 AS deleted_rows,
+	   (SELECT count(*) FROM regress_vs.deals_stage_history WHERE to_stage IS NULL) > 10 AS deletion_rows,
+	   (SELECT count(*) FROM regress_vs.subs_status_stage_history h
+		 WHERE EXISTS (SELECT FROM regress_vs.subs_status_stage_history n
+						WHERE n.id = h.id AND n.changed_at > h.changed_at AND n.seq < h.seq)) > 100 AS seq_out_of_time_order
   FROM regress_vs.w1;
 
 SELECT pipeline._create_history_views('regress_vs.deals', 'stage', 'regress_vs.deals_stage_history');
@@ -136,14 +153,18 @@ CREATE TABLE regress_vs.cat AS SELECT * FROM pipeline.stage_catalog;
 -- Independent answers, as functions of (target, history) written once per
 -- target below; each check prints its mismatch count.
 
--- Visits: next history row of the same key by seq, found by subquery.
+-- Visits: one per history row into a stage, ended by the next history row
+-- of the same key in (changed_at, seq) order -- a move or a deletion --
+-- found by subquery.
 CREATE VIEW regress_vs.expected_deal_visits AS
 SELECT h.region, h.id, h.to_stage::text AS stage, c.ordinal, h.changed_at AS entered_at,
-	   (SELECT n.changed_at FROM regress_vs.deals_stage_history n
-		 WHERE n.region = h.region AND n.id = h.id AND n.seq > h.seq ORDER BY n.seq LIMIT 1) AS exited_at,
+	   n.changed_at AS exited_at, n.seq IS NOT NULL AND n.to_stage IS NULL AS ended_by_deletion,
 	   EXISTS (SELECT FROM regress_vs.deals d WHERE d.region = h.region AND d.id = h.id) AS row_exists
   FROM regress_vs.deals_stage_history h
-  JOIN regress_vs.cat c ON c.stage_type = 'pipeline.stage' AND c.stage = h.to_stage::text;
+  JOIN regress_vs.cat c ON c.stage_type = 'pipeline.stage' AND c.stage = h.to_stage::text
+  LEFT JOIN LATERAL (SELECT n.changed_at, n.seq, n.to_stage FROM regress_vs.deals_stage_history n
+					  WHERE n.region = h.region AND n.id = h.id AND (n.changed_at, n.seq) > (h.changed_at, h.seq)
+					  ORDER BY n.changed_at, n.seq LIMIT 1) n ON true;
 
 WITH e AS (
 	SELECT region, id, stage, ordinal, entered_at, exited_at,
@@ -159,29 +180,56 @@ SELECT count(*) AS visit_mismatches,
  WHERE e.id IS NULL OR v.id IS NULL
 	OR (v.ordinal, v.exited_at, v.time_in_stage, v.is_current)
 	   IS DISTINCT FROM (e.ordinal, e.exited_at, e.time_in_stage, e.is_current);
-SELECT count(*) = (SELECT count(*) FROM regress_vs.deals_stage_history) AS one_visit_per_history_row,
+SELECT count(*) = (SELECT count(*) FROM regress_vs.deals_stage_history WHERE to_stage IS NOT NULL) AS one_visit_per_history_row,
 	   count(*) FILTER (WHERE is_current) = (SELECT count(*) FROM regress_vs.deals) AS one_current_visit_per_row,
-	   count(*) FILTER (WHERE time_in_stage < interval '0') AS negative_times
+	   count(*) FILTER (WHERE time_in_stage < interval '0') AS negative_times,
+	   count(*) FILTER (WHERE stage IS NULL) AS deletion_visits,
+	   (SELECT count(*) FROM regress_vs.expected_deal_visits WHERE ended_by_deletion) > 10 AS visits_ended_by_deletion
   FROM regress_vs.deals_stage_visits;
+-- Days: the time in the stage in days, from the epochs of its ends.
+SELECT count(*) FILTER (WHERE (v.time_in_stage IS NULL) <> (v.time_in_stage_days IS NULL)
+							 OR abs(v.time_in_stage_days
+									- (extract(epoch FROM coalesce(v.exited_at, greatest(now(), v.entered_at)))
+									   - extract(epoch FROM v.entered_at)) / 86400) > 1e-9) AS visit_day_mismatches,
+	   count(*) FILTER (WHERE v.time_in_stage_days > 0) > 1000 AS many_days_checked
+  FROM regress_vs.deals_stage_visits v;
 
--- Durations: completed visits grouped by stage.
+-- Durations: completed visits (left for another stage, not deleted)
+-- grouped by stage; intervals justified (compared as text, since interval
+-- equality ignores the carry), days from the epochs of each visit's ends.
 WITH e AS (
 	SELECT stage, ordinal, count(*) AS visits, avg(exited_at - entered_at) AS avg_time,
 		   percentile_cont(0.5) WITHIN GROUP (ORDER BY exited_at - entered_at) AS median_time,
-		   percentile_cont(0.9) WITHIN GROUP (ORDER BY exited_at - entered_at) AS p90_time
-	  FROM regress_vs.expected_deal_visits WHERE exited_at IS NOT NULL GROUP BY stage, ordinal)
-SELECT count(*) AS duration_mismatches
+		   percentile_cont(0.9) WITHIN GROUP (ORDER BY exited_at - entered_at) AS p90_time,
+		   avg(x.days) AS avg_days,
+		   percentile_cont(0.5) WITHIN GROUP (ORDER BY x.days) AS median_days,
+		   percentile_cont(0.9) WITHIN GROUP (ORDER BY x.days) AS p90_days
+	  FROM regress_vs.expected_deal_visits,
+		   LATERAL (SELECT (extract(epoch FROM exited_at) - extract(epoch FROM entered_at))::float8 / 86400 AS days) x
+	 WHERE exited_at IS NOT NULL AND NOT ended_by_deletion GROUP BY stage, ordinal)
+SELECT count(*) AS duration_mismatches,
+	   count(*) FILTER (WHERE e.avg_time::text <> d.avg_time::text) AS unjustified_in_view,
+	   (SELECT count(*) FROM e WHERE e.avg_time::text <> justify_hours(e.avg_time)::text) > 0 AS avg_needs_justifying
   FROM e FULL JOIN regress_vs.deals_stage_durations d USING (stage)
  WHERE (e.ordinal, e.visits, e.avg_time, e.median_time, e.p90_time)
-	   IS DISTINCT FROM (d.ordinal, d.visits, d.avg_time, d.median_time, d.p90_time);
+	   IS DISTINCT FROM (d.ordinal, d.visits, d.avg_time, d.median_time, d.p90_time)
+	OR (justify_hours(e.avg_time)::text, justify_hours(e.median_time)::text, justify_hours(e.p90_time)::text)
+	   IS DISTINCT FROM (d.avg_time::text, d.median_time::text, d.p90_time::text)
+	OR abs(e.avg_days - d.avg_days) > 1e-9 OR abs(e.median_days - d.median_days) > 1e-9
+	OR abs(e.p90_days - d.p90_days) > 1e-9
+	OR d.avg_days IS NULL OR d.median_days IS NULL OR d.p90_days IS NULL;
+SELECT count(*) AS hours_of_a_day_or_more FROM regress_vs.deals_stage_durations
+ WHERE extract(hour FROM avg_time) >= 24 OR extract(hour FROM median_time) >= 24 OR extract(hour FROM p90_time) >= 24;
 
 -- Rotting: the row's stage equals its latest history row's, which began
 -- longer ago than the stage's threshold (read from pipeline.stage_settings).
 WITH last AS (
-	SELECT h.* FROM regress_vs.deals_stage_history h
-	 WHERE h.seq = (SELECT max(m.seq) FROM regress_vs.deals_stage_history m WHERE m.region = h.region AND m.id = h.id)),
+	SELECT DISTINCT ON (h.region, h.id) h.* FROM regress_vs.deals_stage_history h
+	 ORDER BY h.region, h.id, h.changed_at DESC, h.seq DESC),
 e AS (
-	SELECT d.region, d.id, d.stage::text AS stage, l.changed_at AS entered_at, now() - l.changed_at AS time_in_stage, s.rotting_after
+	SELECT d.region, d.id, d.stage::text AS stage, l.changed_at AS entered_at, now() - l.changed_at AS time_in_stage,
+		   (extract(epoch FROM now()) - extract(epoch FROM l.changed_at))::float8 / 86400 AS time_in_stage_days,
+		   s.rotting_after, extract(epoch FROM s.rotting_after)::float8 / 86400 AS rotting_after_days
 	  FROM regress_vs.deals d
 	  JOIN last l ON l.region = d.region AND l.id = d.id AND l.to_stage = d.stage
 	  JOIN pipeline.stage_settings s ON s.stage_type = 'pipeline.stage'::regtype AND s.stage = d.stage::text
@@ -190,7 +238,15 @@ SELECT count(*) AS rotting_mismatches, (SELECT count(*) > 10 FROM e) AS some_rot
 	   (SELECT count(DISTINCT stage) = 3 FROM e) AS three_rotting_stages
   FROM e FULL JOIN regress_vs.deals_rotting r USING (region, id)
  WHERE (e.stage, e.entered_at, e.time_in_stage, e.rotting_after)
-	   IS DISTINCT FROM (r.stage, r.entered_at, r.time_in_stage, r.rotting_after);
+	   IS DISTINCT FROM (r.stage, r.entered_at, r.time_in_stage, r.rotting_after)
+	OR NOT abs(e.time_in_stage_days - r.time_in_stage_days) < 1e-9
+	OR NOT abs(e.rotting_after_days - r.rotting_after_days) < 1e-12;
+SELECT count(*) AS catalog_day_mismatches
+  FROM pipeline.stage_catalog c
+ WHERE (c.rotting_after IS NULL) <> (c.rotting_after_days IS NULL)
+	OR abs(c.rotting_after_days - extract(epoch FROM c.rotting_after)::float8 / 86400) > 1e-12;
+SELECT stage, rotting_after_days FROM pipeline.stage_catalog
+ WHERE stage_type = 'pipeline.stage' AND rotting_after IS NOT NULL ORDER BY ordinal;
 
 -- Funnel: a current row reached stage s when some non-lost stage x of its
 -- history reached s -- DESIGN.md's rule, spelled out with kinds.
@@ -258,16 +314,38 @@ SELECT count(*) AS funnel_mismatches,
 WITH e AS (
 	SELECT h.id, h.to_stage::text AS stage, h.changed_at AS entered_at,
 		   (SELECT n.changed_at FROM regress_vs.subs_status_stage_history n
-			 WHERE n.id = h.id AND n.seq > h.seq ORDER BY n.seq LIMIT 1) AS exited_at,
+			 WHERE n.id = h.id AND (n.changed_at, n.seq) > (h.changed_at, h.seq)
+			 ORDER BY n.changed_at, n.seq LIMIT 1) AS exited_at,
 		   EXISTS (SELECT FROM regress_vs.subs d WHERE d.id = h.id) AS row_exists
-	  FROM regress_vs.subs_status_stage_history h)
+	  FROM regress_vs.subs_status_stage_history h
+	 WHERE h.to_stage IS NOT NULL)
 SELECT count(*) AS visit_mismatches
   FROM e FULL JOIN regress_vs.subs_status_stage_visits v USING (id, entered_at, stage)
  WHERE e.id IS NULL OR v.id IS NULL
 	OR (v.exited_at, v.is_current) IS DISTINCT FROM (e.exited_at, e.exited_at IS NULL AND e.row_exists);
 
+-- Durations of the history whose seq is scrambled: the next row by
+-- changed_at ends a visit; a visit ended by a deletion is not completed.
+WITH v AS (
+	SELECT h.to_stage::text AS stage, h.changed_at AS entered_at, n.changed_at AS exited_at
+	  FROM regress_vs.subs_status_stage_history h
+	  JOIN LATERAL (SELECT n.changed_at, n.to_stage FROM regress_vs.subs_status_stage_history n
+					 WHERE n.id = h.id AND (n.changed_at, n.seq) > (h.changed_at, h.seq)
+					 ORDER BY n.changed_at, n.seq LIMIT 1) n ON n.to_stage IS NOT NULL
+	 WHERE h.to_stage IS NOT NULL),
+e AS (
+	SELECT stage, count(*) AS visits, avg(exited_at - entered_at) AS avg_time,
+		   percentile_cont(0.9) WITHIN GROUP (ORDER BY exited_at - entered_at) AS p90_time,
+		   avg((extract(epoch FROM exited_at) - extract(epoch FROM entered_at))::float8 / 86400) AS avg_days
+	  FROM v GROUP BY stage)
+SELECT count(*) AS duration_mismatches
+  FROM e FULL JOIN regress_vs.subs_status_stage_durations d USING (stage)
+ WHERE (e.visits, justify_hours(e.avg_time)::text, justify_hours(e.p90_time)::text)
+	   IS DISTINCT FROM (d.visits, d.avg_time::text, d.p90_time::text)
+	OR NOT abs(e.avg_days - d.avg_days) < 1e-9;
+
 WITH last AS (
-	SELECT DISTINCT ON (h.id) h.* FROM regress_vs.subs_status_stage_history h ORDER BY h.id, h.seq DESC)
+	SELECT DISTINCT ON (h.id) h.* FROM regress_vs.subs_status_stage_history h ORDER BY h.id, h.changed_at DESC, h.seq DESC)
 SELECT count(*) AS rotting_mismatches, (SELECT count(*) > 0 FROM regress_vs.subs_status_rotting) AS some_rotting
   FROM (SELECT d.id FROM regress_vs.subs d JOIN last l ON l.id = d.id AND l.to_stage = d.status
 		 WHERE d.status = 'trial' AND now() - l.changed_at > interval '30 days') e

@@ -1,0 +1,434 @@
+/* pipeline 1.1: for BI tools and applications -- chartable durations,
+   text-parameter rule helpers, comments everywhere, grants that follow the
+   table (DESIGN.md, "For BI tools and applications") */
+
+-- ---------------------------------------------------------------------------
+-- Durations in days.  JDBC maps interval to OTHER (PGInterval), psqlODBC
+-- to text, node-postgres to an object: no BI tool charts them without a
+-- calculated field.  Every interval column of the views gets a double
+-- precision companion in days right after it, and the averages and
+-- percentiles are justify_hours()-ed (never "21 days 26:44:04").
+-- ---------------------------------------------------------------------------
+
+-- The stage catalog, plus rotting_after_days (appended: CREATE OR REPLACE
+-- VIEW keeps the per-table rotting views that read it).
+CREATE OR REPLACE VIEW pipeline.stage_catalog AS
+	SELECT c.stage_type, c.stage, c.ordinal, c.kind, c.probability, c.is_entry, c.rotting_after,
+		   (EXTRACT(epoch FROM c.rotting_after) / 86400)::pg_catalog.float8 AS rotting_after_days
+	  FROM pipeline._stage_catalog() c;
+COMMENT ON COLUMN pipeline.stage_catalog.rotting_after_days IS 'rotting_after in days (double precision, for charts)';
+
+-- Comments of a history table and its columns.  Called by the views hook
+-- below (so every history table with views has them) and by the upgrade;
+-- pipeline.attach() may call it right after creating the table.
+CREATE FUNCTION pipeline._comment_history_table(history regclass, target regclass, stage_column name)
+	RETURNS void
+	LANGUAGE plpgsql
+	SET search_path = pg_catalog, pg_temp
+	AS $$
+DECLARE
+	t_name	text;
+	h_name	text;
+	k		name;
+	c		record;
+BEGIN
+	SELECT pg_catalog.format('%I.%I', ns.nspname, r.relname) INTO t_name
+	  FROM pg_catalog.pg_class r JOIN pg_catalog.pg_namespace ns ON ns.oid = r.relnamespace
+	 WHERE r.oid = target;
+	SELECT pg_catalog.format('%I.%I', ns.nspname, r.relname) INTO h_name
+	  FROM pg_catalog.pg_class r JOIN pg_catalog.pg_namespace ns ON ns.oid = r.relnamespace
+	 WHERE r.oid = history;
+	IF t_name IS NULL OR h_name IS NULL THEN
+		RAISE EXCEPTION 'relation with OID % does not exist', coalesce(history, target)::oid USING ERRCODE = '42P01';
+	END IF;
+
+	IF pg_catalog.obj_description(history, 'pg_class') IS NULL THEN
+		EXECUTE pg_catalog.format('COMMENT ON TABLE %s IS %L', h_name,
+			pg_catalog.format('Stage history of %s.%s, written by pipeline.record_transition().',
+							  t_name, stage_column));
+	END IF;
+	FOR c IN
+		SELECT a.attname,
+			   CASE a.attname
+					WHEN 'from_stage' THEN 'the stage the row left; NULL when the row was created'
+					WHEN 'to_stage' THEN 'the stage the row entered; NULL when the row was deleted'
+					WHEN 'changed_at' THEN 'when the row entered to_stage (order a row''s history by changed_at, then seq)'
+					WHEN 'changed_by' THEN 'the role (current_user) whose statement made the change'
+					WHEN 'seq' THEN 'order of record, increasing; breaks ties between rows of one changed_at'
+			   END AS comment
+		  FROM pg_catalog.pg_attribute a
+		 WHERE a.attrelid = history AND a.attnum > 0 AND NOT a.attisdropped
+		   AND a.attname IN ('from_stage', 'to_stage', 'changed_at', 'changed_by', 'seq')
+		UNION ALL
+		SELECT a.attname, pg_catalog.format('primary key of %s', t_name)
+		  FROM pg_catalog.pg_index x
+		 CROSS JOIN LATERAL pg_catalog.unnest(x.indkey::int2[]) AS i(attnum)
+		  JOIN pg_catalog.pg_attribute t ON t.attrelid = x.indrelid AND t.attnum = i.attnum
+		  JOIN pg_catalog.pg_attribute a ON a.attrelid = history AND a.attname = t.attname
+										AND a.attnum > 0 AND NOT a.attisdropped
+		 WHERE x.indrelid = target AND x.indisprimary
+	LOOP
+		IF pg_catalog.col_description(history, (SELECT a.attnum FROM pg_catalog.pg_attribute a
+												  WHERE a.attrelid = history AND a.attname = c.attname)) IS NULL THEN
+			EXECUTE pg_catalog.format('COMMENT ON COLUMN %s.%I IS %L', h_name, c.attname, c.comment);
+		END IF;
+	END LOOP;
+END
+$$;
+
+-- Attach hook: create <target>_stage_visits, _stage_durations, _rotting and
+-- _funnel over `history` (DESIGN.md, "Views for BI tools" and "For BI
+-- tools and applications").  Called by pipeline.attach with track_history;
+-- idempotent.
+--
+-- A key's history is ordered by (changed_at, seq): changed_at may come from
+-- the application (an entered-at column, an imported history), seq breaks
+-- ties.  A deletion row (to_stage NULL) is not a visit; it ends the visit
+-- before it.  The funnel, rotting and durations ignore deletion rows.
+CREATE OR REPLACE FUNCTION pipeline._create_history_views(target regclass, stage_column name, history regclass)
+	RETURNS void
+	LANGUAGE plpgsql
+	SET search_path = pg_catalog, pg_temp
+	AS $$
+DECLARE
+	names		record;
+	t_name		text;		-- schema-qualified target
+	h_name		text;		-- schema-qualified history table
+	stype		regtype;	-- the stage column's enum type
+	stype_name	text;		-- schema-qualified, for casts in the view text
+	keys		name[];		-- primary-key columns, in key order
+	eq_ops		text[];		-- their btree equality operators, OPERATOR(schema.=)
+	amount_type	regtype;
+	k			integer;
+	h_keys		text;		-- h.k1, h.k2
+	v_keys		text;		-- v.k1, v.k2
+	w_keys		text;		-- w.k1, w.k2
+	r_keys		text;		-- r.k1, r.k2
+	join_vt		text;		-- v.k1 = t.k1 AND ...
+	join_ft		text;		-- f.k1 = t.k1 AND ...
+	join_xh		text;		-- x.k1 = h.k1 AND ...
+	x_keys		text;		-- x.k1, x.k2
+	m_keys		text;		-- m.k1, m.k2
+	t_first		text;		-- t.<first key>: NULL when no target row matches
+	amount_expr	text;
+	lost_stages	text;
+	rot_stages	text;
+	key_comments text[] := '{}';
+	def			text;
+BEGIN
+	names := pipeline._history_view_names(target, stage_column, true);
+
+	SELECT pg_catalog.format('%I.%I', ns.nspname, c.relname) INTO t_name
+	  FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace ns ON ns.oid = c.relnamespace
+	 WHERE c.oid = target;
+	SELECT pg_catalog.format('%I.%I', ns.nspname, c.relname) INTO h_name
+	  FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace ns ON ns.oid = c.relnamespace
+	 WHERE c.oid = history;
+	IF h_name IS NULL THEN
+		RAISE EXCEPTION 'history table with OID % does not exist', history::oid USING ERRCODE = '42P01';
+	END IF;
+
+	SELECT a.atttypid::regtype INTO stype
+	  FROM pg_catalog.pg_attribute a
+	 WHERE a.attrelid = target AND a.attname = stage_column AND a.attnum > 0 AND NOT a.attisdropped;
+	IF stype IS NULL THEN
+		RAISE EXCEPTION 'column "%" of relation % does not exist', stage_column, t_name USING ERRCODE = '42703';
+	END IF;
+	PERFORM pipeline._require_registered(stype);
+	SELECT pg_catalog.format('%I.%I', ns.nspname, t.typname) INTO stype_name
+	  FROM pg_catalog.pg_type t JOIN pg_catalog.pg_namespace ns ON ns.oid = t.typnamespace
+	 WHERE t.oid = stype;
+
+	PERFORM pipeline._require_view_names_free(names.schema_name,
+		ARRAY[names.visits, names.durations, names.rotting, names.funnel]);
+
+	-- Key columns and, for each, the equality operator of the primary key's
+	-- btree operator family (never resolved through search_path).
+	SELECT pg_catalog.array_agg(a.attname ORDER BY i.n),
+		   pg_catalog.array_agg(pg_catalog.format('OPERATOR(%I.%s)', ons.nspname, o.oprname) ORDER BY i.n)
+	  INTO keys, eq_ops
+	  FROM pg_catalog.pg_index x
+	 CROSS JOIN LATERAL ROWS FROM (pg_catalog.unnest(x.indkey::int2[]), pg_catalog.unnest(x.indclass::oid[]))
+						 WITH ORDINALITY AS i(attnum, opclass, n)
+	  JOIN pg_catalog.pg_attribute a ON a.attrelid = x.indrelid AND a.attnum = i.attnum
+	  JOIN pg_catalog.pg_opclass oc ON oc.oid = i.opclass
+	  JOIN pg_catalog.pg_amop am ON am.amopfamily = oc.opcfamily AND am.amopstrategy = 3
+								AND am.amoplefttype = oc.opcintype AND am.amoprighttype = oc.opcintype
+	  JOIN pg_catalog.pg_operator o ON o.oid = am.amopopr
+	  JOIN pg_catalog.pg_namespace ons ON ons.oid = o.oprnamespace
+	 WHERE x.indrelid = target AND x.indisprimary AND i.n <= x.indnkeyatts;
+	IF keys IS NULL THEN
+		RAISE EXCEPTION 'table % has no primary key', t_name USING ERRCODE = '42P16';
+	END IF;
+	IF keys && ARRAY['stage', 'ordinal', 'entered_at', 'exited_at', 'time_in_stage', 'time_in_stage_days',
+					 'is_current', 'rotting_after', 'rotting_after_days']::name[] THEN
+		RAISE EXCEPTION 'primary-key column of % is named like a column of its stage views', t_name
+			USING ERRCODE = '42701',
+				  DETAIL = pg_catalog.format('Key columns: %s.', pg_catalog.array_to_string(keys, ', ')),
+				  HINT = 'The views have columns stage, ordinal, entered_at, exited_at, time_in_stage, time_in_stage_days, is_current, rotting_after and rotting_after_days; rename the key column or attach with track_history => false.';
+	END IF;
+
+	SELECT pg_catalog.string_agg('h.' || pg_catalog.quote_ident(c), ', ' ORDER BY n),
+		   pg_catalog.string_agg('v.' || pg_catalog.quote_ident(c), ', ' ORDER BY n),
+		   pg_catalog.string_agg('w.' || pg_catalog.quote_ident(c), ', ' ORDER BY n),
+		   pg_catalog.string_agg('r.' || pg_catalog.quote_ident(c), ', ' ORDER BY n),
+		   pg_catalog.string_agg(pg_catalog.format('v.%1$I %2$s t.%1$I', c, eq_ops[n::integer]), ' AND ' ORDER BY n),
+		   pg_catalog.string_agg(pg_catalog.format('f.%1$I %2$s t.%1$I', c, eq_ops[n::integer]), ' AND ' ORDER BY n),
+		   pg_catalog.string_agg(pg_catalog.format('x.%1$I %2$s h.%1$I', c, eq_ops[n::integer]), ' AND ' ORDER BY n),
+		   pg_catalog.string_agg('x.' || pg_catalog.quote_ident(c), ', ' ORDER BY n),
+		   pg_catalog.string_agg('m.' || pg_catalog.quote_ident(c), ', ' ORDER BY n)
+	  INTO h_keys, v_keys, w_keys, r_keys, join_vt, join_ft, join_xh, x_keys, m_keys
+	  FROM pg_catalog.unnest(keys) WITH ORDINALITY AS u(c, n);
+	t_first := 't.' || pg_catalog.quote_ident(keys[1]);
+	FOR k IN 1 .. pg_catalog.cardinality(keys) LOOP
+		key_comments := key_comments || ARRAY[keys[k]::text,
+			pg_catalog.format('primary key of %s', t_name)];
+	END LOOP;
+
+	-- The stages that rot, and the lost stages, are read when the view is
+	-- queried (thresholds and labels change after attach).
+	rot_stages := pg_catalog.format(
+		'ARRAY(SELECT c.stage::%1$s FROM pipeline.stage_catalog c'
+		' WHERE pg_catalog.to_regtype(c.stage_type) = %1$L::pg_catalog.regtype AND c.rotting_after IS NOT NULL)',
+		stype_name);
+	lost_stages := pg_catalog.format(
+		'ARRAY(SELECT e FROM pg_catalog.unnest(pg_catalog.enum_range(NULL::%1$s)) AS e'
+		' WHERE pipeline.stage_kind(e) = ''lost'')', stype_name);
+
+	SELECT a.atttypid::regtype INTO amount_type
+	  FROM pg_catalog.pg_attribute a
+	 WHERE a.attrelid = target AND a.attname = 'amount' AND a.attnum > 0 AND NOT a.attisdropped;
+	IF amount_type IN ('smallint'::regtype, 'integer'::regtype, 'bigint'::regtype, 'numeric'::regtype,
+					   'real'::regtype, 'double precision'::regtype, 'money'::regtype) THEN
+		amount_expr := 't.amount::pg_catalog.numeric';
+	ELSE
+		amount_expr := NULL;
+	END IF;
+
+	-- Visits: one row per history row that entered a stage, ended by the
+	-- key's next history row in (changed_at, seq) order -- a move or a
+	-- deletion.  The window runs over every history row, deletion rows
+	-- included, which are dropped after it.  The left join to the target
+	-- (on its primary key) tells current visits from the last visit of a
+	-- row deleted without a deletion row (history recorded by 1.0); the
+	-- planner drops it when unused.
+	def := pg_catalog.format($v$
+SELECT %7$s,
+       w.stage,
+       w.ordinal,
+       w.entered_at,
+       w.exited_at,
+       w.time_in_stage,
+       (EXTRACT(epoch FROM w.time_in_stage) / 86400)::pg_catalog.float8 AS time_in_stage_days,
+       w.is_current
+  FROM (SELECT %1$s,
+               v.stage,
+               v.ordinal,
+               v.entered_at,
+               v.exited_at,
+               CASE WHEN v.exited_at IS NOT NULL THEN v.exited_at - v.entered_at
+                    WHEN %6$s IS NOT NULL THEN GREATEST(pg_catalog.now() - v.entered_at, '0'::pg_catalog.interval)
+               END AS time_in_stage,
+               (v.exited_at IS NULL AND %6$s IS NOT NULL) AS is_current
+          FROM (SELECT %2$s,
+                       h.to_stage::pg_catalog.text AS stage,
+                       pipeline.stage_ordinal(h.to_stage) AS ordinal,
+                       h.changed_at AS entered_at,
+                       pg_catalog.lead(h.changed_at) OVER (PARTITION BY %2$s ORDER BY h.changed_at, h.seq) AS exited_at
+                  FROM %3$s h) v
+          LEFT JOIN %4$s t ON %5$s
+         WHERE v.stage IS NOT NULL) w$v$,
+		v_keys, h_keys, h_name, t_name, join_vt, t_first, w_keys);
+	PERFORM pipeline._install_view(target, names.schema_name, names.visits, def,
+		pg_catalog.format('pipeline: one row per visit of a row of %s to a stage (from %s)', t_name, h_name),
+		key_comments || ARRAY[
+			'stage', 'stage label',
+			'ordinal', 'position of the stage in its type''s order, 1-based (sort by it)',
+			'entered_at', 'when the row entered the stage',
+			'exited_at', 'when the row left the stage (moved or was deleted); NULL while current',
+			'time_in_stage', 'exited_at - entered_at; until now for a current visit; NULL for the last visit of a row deleted before its deletions were recorded',
+			'time_in_stage_days', 'time_in_stage in days (double precision, for charts)',
+			'is_current', 'the row is in the target now and this is its latest visit']);
+
+	-- Durations: completed visits only, i.e. visits the row left for another
+	-- stage (deletion rows are ignored: a deleted row's last visit is not
+	-- completed).  The aggregates are computed once, then justified and
+	-- converted to days.
+	def := pg_catalog.format($v$
+SELECT a.stage,
+       a.ordinal,
+       a.visits,
+       pg_catalog.justify_hours(a.avg_time) AS avg_time,
+       (EXTRACT(epoch FROM a.avg_time) / 86400)::pg_catalog.float8 AS avg_days,
+       pg_catalog.justify_hours(a.median_time) AS median_time,
+       (EXTRACT(epoch FROM a.median_time) / 86400)::pg_catalog.float8 AS median_days,
+       pg_catalog.justify_hours(a.p90_time) AS p90_time,
+       (EXTRACT(epoch FROM a.p90_time) / 86400)::pg_catalog.float8 AS p90_days
+  FROM (SELECT d.to_stage::pg_catalog.text AS stage,
+               pipeline.stage_ordinal(d.to_stage) AS ordinal,
+               pg_catalog.count(*) AS visits,
+               pg_catalog.avg(d.duration) AS avg_time,
+               pg_catalog.percentile_cont(0.5::pg_catalog.float8) WITHIN GROUP (ORDER BY d.duration) AS median_time,
+               pg_catalog.percentile_cont(0.9::pg_catalog.float8) WITHIN GROUP (ORDER BY d.duration) AS p90_time
+          FROM (SELECT h.to_stage,
+                       pg_catalog.lead(h.changed_at) OVER (PARTITION BY %1$s ORDER BY h.changed_at, h.seq) - h.changed_at AS duration
+                  FROM %2$s h
+                 WHERE h.to_stage IS NOT NULL) d
+         WHERE d.duration IS NOT NULL
+         GROUP BY d.to_stage) a
+ ORDER BY a.ordinal$v$,
+		h_keys, h_name);
+	PERFORM pipeline._install_view(target, names.schema_name, names.durations, def,
+		pg_catalog.format('pipeline: time spent in each stage by rows of %s, over completed visits', t_name),
+		ARRAY[
+			'stage', 'stage label',
+			'ordinal', 'position of the stage in its type''s order, 1-based (sort by it)',
+			'visits', 'number of completed visits (the row has moved to another stage since)',
+			'avg_time', 'mean time in the stage (justify_hours: hours below 24)',
+			'avg_days', 'avg_time in days (double precision, for charts)',
+			'median_time', 'median time in the stage (percentile_cont 0.5; justify_hours)',
+			'median_days', 'median_time in days (double precision, for charts)',
+			'p90_time', '90th percentile of time in the stage (percentile_cont 0.9; justify_hours)',
+			'p90_days', 'p90_time in days (double precision, for charts)']);
+
+	-- Rotting: rows of the target now in a stage with a threshold, whose
+	-- current visit began longer ago than the threshold.  The current visit
+	-- began at the row's latest history row into its current stage.  Only
+	-- the history of rows now in a stage that rots is read, by a join on
+	-- the key and that stage (deletion rows never match a stage).
+	def := pg_catalog.format($v$
+SELECT %1$s,
+       r.stage,
+       r.entered_at,
+       r.time_in_stage,
+       (EXTRACT(epoch FROM r.time_in_stage) / 86400)::pg_catalog.float8 AS time_in_stage_days,
+       r.rotting_after,
+       r.rotting_after_days
+  FROM (SELECT %9$s,
+               m.stage::pg_catalog.text AS stage,
+               m.entered_at,
+               GREATEST(pg_catalog.now() - m.entered_at, '0'::pg_catalog.interval) AS time_in_stage,
+               c.rotting_after,
+               c.rotting_after_days
+          FROM (SELECT %2$s, x.%3$I AS stage, pg_catalog.max(h.changed_at) AS entered_at
+                  FROM %4$s x
+                  JOIN %5$s h ON %6$s AND h.to_stage = x.%3$I
+                 WHERE x.%3$I = ANY (%7$s)
+                 GROUP BY %2$s, x.%3$I) m
+          JOIN pipeline.stage_catalog c
+            ON pg_catalog.to_regtype(c.stage_type) = %8$L::pg_catalog.regtype
+           AND c.stage = m.stage::pg_catalog.text
+         WHERE c.rotting_after IS NOT NULL
+           AND pg_catalog.now() - m.entered_at > c.rotting_after) r$v$,
+		r_keys, x_keys, stage_column, t_name, h_name, join_xh, rot_stages,
+		stype_name, m_keys);
+	PERFORM pipeline._install_view(target, names.schema_name, names.rotting, def,
+		pg_catalog.format('pipeline: rows of %s that have stayed in their stage longer than its rotting_after', t_name),
+		key_comments || ARRAY[
+			'stage', 'stage label (the row''s current stage)',
+			'entered_at', 'when the row entered its current stage',
+			'time_in_stage', 'how long the row has been in its current stage',
+			'time_in_stage_days', 'time_in_stage in days (double precision, for charts)',
+			'rotting_after', 'the stage''s threshold (pipeline.set_rotting_after)',
+			'rotting_after_days', 'rotting_after in days (double precision, for charts)']);
+
+	-- Funnel: per row of the target, the furthest non-lost stage in its
+	-- history (deletion rows ignored); a stage is reached by every row whose
+	-- furthest stage sorts at or after it (won stages sort after every open
+	-- stage, so this is DESIGN.md's "reached").  Cumulated over the few
+	-- stages, not per row.
+	def := pg_catalog.format($v$
+WITH stages AS (
+    SELECT s.e AS stage, pipeline.stage_ordinal(s.e) AS ordinal
+      FROM pg_catalog.unnest(pg_catalog.enum_range(NULL::%1$s)) AS s(e)
+     WHERE pipeline.stage_kind(s.e) <> 'lost'
+), furthest AS (
+    SELECT f.furthest, pg_catalog.count(*) AS n, pg_catalog.sum(%2$s) AS amount
+      FROM (SELECT %3$s, pg_catalog.max(h.to_stage) AS furthest
+              FROM %4$s h
+             WHERE h.to_stage IS NOT NULL AND h.to_stage <> ALL (%5$s)
+             GROUP BY %3$s) f
+      JOIN %6$s t ON %7$s
+     GROUP BY f.furthest
+), reached AS (
+    SELECT s.stage, s.ordinal,
+           COALESCE(pg_catalog.sum(f.n), 0)::pg_catalog.int8 AS reached,
+           pg_catalog.sum(f.amount) AS reached_amount
+      FROM stages s
+      LEFT JOIN furthest f ON f.furthest >= s.stage
+     GROUP BY s.stage, s.ordinal
+)
+SELECT r.stage::pg_catalog.text AS stage,
+       r.ordinal,
+       r.reached,
+       %8$s AS reached_amount,
+       r.reached::pg_catalog.float8
+         / NULLIF(pg_catalog.lag(r.reached) OVER w, 0)::pg_catalog.float8 AS conversion_from_previous,
+       r.reached::pg_catalog.float8
+         / NULLIF(pg_catalog.first_value(r.reached) OVER w, 0)::pg_catalog.float8 AS conversion_from_first
+  FROM reached r
+WINDOW w AS (ORDER BY r.ordinal)
+ ORDER BY r.ordinal$v$,
+		stype_name, coalesce(amount_expr, 'NULL::pg_catalog.numeric'), h_keys,
+		h_name, lost_stages, t_name, join_ft,
+		CASE WHEN amount_expr IS NULL THEN 'NULL::pg_catalog.numeric'
+			 ELSE 'COALESCE(r.reached_amount, 0::pg_catalog.numeric)' END);
+	PERFORM pipeline._install_view(target, names.schema_name, names.funnel, def,
+		pg_catalog.format('pipeline: funnel of the rows now in %s, by the furthest stage their history reached', t_name),
+		ARRAY[
+			'stage', 'stage label (open and won stages)',
+			'ordinal', 'position of the stage in its type''s order, 1-based (sort by it)',
+			'reached', 'rows now in the table that reached the stage (lost rows count for the stages they passed; skipped stages count as passed)',
+			'reached_amount', 'sum of amount over those rows (NULL when the table has no amount column)',
+			'conversion_from_previous', 'reached / reached of the previous stage (NULL for the first stage or a zero denominator)',
+			'conversion_from_first', 'reached / reached of the first stage (NULL for a zero denominator)']);
+
+	-- The history table is as visible as its views: document it too.
+	PERFORM pipeline._comment_history_table(history, target, stage_column);
+END
+$$;
+
+-- Upgrade from 1.0 (a new install has no attachment yet): every history
+-- table gets its comments and its views those of 1.1.  (10_attachments
+-- gave it its primary key and a nullable to_stage; 99_per_table_objects
+-- takes the views the upgrade made out of the extension again.)  An
+-- extension script may not CREATE OR REPLACE an object that is not a
+-- member, so the four views are dropped and created; a user's view on one
+-- of them keeps the old ones, with a WARNING.
+DO $upgrade$
+DECLARE
+	a		record;
+	names	record;
+	v		name;
+BEGIN
+	FOR a IN
+		SELECT x.target, x.stage_column, x.history, x.views
+		  FROM pipeline.attached_tables x
+		  JOIN pg_catalog.pg_class h ON h.oid = x.history
+		 ORDER BY x.target::pg_catalog.oid, x.stage_column
+	LOOP
+		PERFORM pipeline._comment_history_table(a.history, a.target, a.stage_column);
+		CONTINUE WHEN a.views = '{}';
+		names := pipeline._history_view_names(a.target, a.stage_column, false);
+		CONTINUE WHEN names.visits IS NULL;
+		BEGIN
+			FOREACH v IN ARRAY ARRAY[names.funnel, names.rotting, names.durations, names.visits] LOOP
+				IF EXISTS (SELECT 1 FROM pg_catalog.pg_class c
+							WHERE c.oid = ANY (a.views::pg_catalog.oid[]) AND c.relname = v
+							  AND c.relnamespace = (SELECT n.oid FROM pg_catalog.pg_namespace n
+													 WHERE n.nspname = names.schema_name)) THEN
+					EXECUTE pg_catalog.format('DROP VIEW %I.%I', names.schema_name, v);
+				END IF;
+			END LOOP;
+			PERFORM pipeline._create_history_views(a.target, a.stage_column, a.history);
+			UPDATE pipeline.attached_tables x SET views = pipeline._history_views_of(a.target, a.stage_column)
+			 WHERE x.target = a.target AND x.stage_column = a.stage_column;
+		EXCEPTION WHEN dependent_objects_still_exist THEN
+			RAISE WARNING 'the history views of %.% keep their 1.0 columns', a.target, a.stage_column
+				USING DETAIL = SQLERRM,
+					  HINT = 'Drop the views that depend on them, then run pipeline.attach() again.';
+		END;
+	END LOOP;
+END
+$upgrade$;
+

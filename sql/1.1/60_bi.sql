@@ -432,3 +432,26 @@ BEGIN
 END
 $upgrade$;
 
+-- ---------------------------------------------------------------------------
+-- Rules asked with text.  next_stages($1) and can_transition($1, $2) need
+-- the enum type, which a driver binding text parameters cannot name
+-- (42883); these take the table and find the stage type (its column's)
+-- and ruleset (its attachment's) themselves.
+-- ---------------------------------------------------------------------------
+
+CREATE FUNCTION pipeline.allowed_moves(target regclass, from_stage text, stage_column name DEFAULT 'stage')
+	RETURNS text[]
+	AS 'MODULE_PATHNAME', 'pipeline_allowed_moves'
+	LANGUAGE C STABLE PARALLEL SAFE;
+
+CREATE FUNCTION pipeline.can_move(target regclass, from_stage text, to_stage text,
+								  stage_column name DEFAULT 'stage')
+	RETURNS boolean
+	AS 'MODULE_PATHNAME', 'pipeline_can_move'
+	LANGUAGE C STABLE PARALLEL SAFE;
+
+COMMENT ON FUNCTION pipeline.allowed_moves(regclass, text, name) IS
+	'the stages a row of an attached table at from_stage (NULL: a new row) may move to, as text[] in stage order';
+COMMENT ON FUNCTION pipeline.can_move(regclass, text, text, name) IS
+	'whether an attached table''s ruleset allows the move from from_stage (NULL: creation) to to_stage, both text';
+

@@ -88,6 +88,41 @@ def create_and_advance():
 
 
 @test
+def rule_helpers_take_bound_text():
+    """allowed_moves/can_move with plain text parameters, as a driver
+    binds them: no enum type, no ruleset to know."""
+    conn = connect()
+    try:
+        with conn.cursor() as cur:
+            cur.execute("SELECT pipeline.allowed_moves(%s, %s)", ("public.deals", "proposal"))
+            assert cur.fetchone()[0] == ["negotiation", "closed_lost"]
+            cur.execute("SELECT pipeline.allowed_moves(%s, %s)", ("public.deals", None))
+            assert cur.fetchone()[0] == ["lead_generation", "prospecting"]
+            cur.execute("SELECT pipeline.allowed_moves(%s, %s, %s)", ("public.tickets", "new", "status"))
+            assert cur.fetchone()[0] == ["triaged", "rejected"]
+            cur.execute("SELECT pipeline.can_move(%s, %s, %s), pipeline.can_move(%s, %s, %s)",
+                        ("public.deals", "proposal", "negotiation", "public.deals", "proposal", "closed_won"))
+            assert cur.fetchone() == (True, False)
+            try:
+                cur.execute("SELECT pipeline.can_move(%s, %s, %s)", ("public.deals", "proposal", "won"))
+            except psycopg2.errors.InvalidTextRepresentation as e:
+                assert e.pgcode == "22P02"
+            else:
+                raise AssertionError("unknown label accepted")
+            conn.rollback()
+            cur.execute("CREATE TEMP TABLE loose (id int PRIMARY KEY, stage pipeline.stage)")
+            try:
+                cur.execute("SELECT pipeline.allowed_moves(%s, %s)", ("loose", "proposal"))
+            except psycopg2.errors.UndefinedObject as e:
+                assert e.pgcode == "42704"
+            else:
+                raise AssertionError("unattached table accepted")
+            conn.rollback()
+    finally:
+        conn.close()
+
+
+@test
 def illegal_move_is_check_violation_with_fields():
     conn = connect()
     try:

@@ -455,3 +455,421 @@ COMMENT ON FUNCTION pipeline.allowed_moves(regclass, text, name) IS
 COMMENT ON FUNCTION pipeline.can_move(regclass, text, text, name) IS
 	'whether an attached table''s ruleset allows the move from from_stage (NULL: creation) to to_stage, both text';
 
+-- ---------------------------------------------------------------------------
+-- Comments of the per-type aggregates.  define_stages declares them per
+-- stage type (they are not extension members), so the declaring functions
+-- comment what they create.
+-- ---------------------------------------------------------------------------
+
+-- Comment every per-type aggregate (and final function) of a stage type
+-- that exists now.
+CREATE FUNCTION pipeline._comment_stage_aggregates(stage_type regtype) RETURNS void
+	LANGUAGE plpgsql
+	SET search_path = pg_catalog, pg_temp
+	AS $$
+DECLARE
+	t	text := pipeline._type_name(stage_type);
+	a	record;
+BEGIN
+	IF t IS NULL THEN
+		RETURN;
+	END IF;
+	FOR a IN
+		SELECT * FROM (VALUES
+			('AGGREGATE', 'pipeline.conversion_rate(%1$s, %1$s)',
+			 'share of rows that reached target (stage type %1$s)'),
+			('AGGREGATE', 'pipeline.conversion_rate(%1$s, %1$s, %1$s)',
+			 'among rows that reached from_stage, share that reached to_stage (stage type %1$s)'),
+			('AGGREGATE', 'pipeline.win_rate(%1$s)',
+			 'won rows / (won + lost) rows; open rows ignored (stage type %1$s)'),
+			('AGGREGATE', 'pipeline.funnel(%1$s)',
+			 'rows that reached each open and won stage, in stage order (stage type %1$s)'),
+			('AGGREGATE', 'pipeline.furthest_stage(%1$s)',
+			 'furthest non-lost stage, e.g. over a row''s history; NULL when all are lost (stage type %1$s)'),
+			('FUNCTION', 'pipeline._furthest_stage_final(pipeline.count_state, %1$s)',
+			 'internal: final function of pipeline.furthest_stage(%1$s)'),
+			('AGGREGATE', 'pipeline.win_rate(%1$s, numeric)',
+			 'won amount / closed (won + lost) amount, exact (stage type %1$s)'),
+			('AGGREGATE', 'pipeline.weighted_pipeline(%1$s, numeric)',
+			 'sum of amount times the stage''s probability over open rows, exact (stage type %1$s)')
+		) AS v(kind, sig, comment)
+	LOOP
+		IF pg_catalog.to_regprocedure(pg_catalog.format(a.sig, t)) IS NOT NULL THEN
+			EXECUTE pg_catalog.format('COMMENT ON %s %s IS %L', a.kind, pg_catalog.format(a.sig, t),
+									  pg_catalog.format(a.comment, t));
+		END IF;
+	END LOOP;
+END
+$$;
+
+-- As in 1.0 (sql/1.0/30_count_aggregates.sql), plus the comments.
+CREATE OR REPLACE FUNCTION pipeline._declare_count_aggregates(stage_type regtype) RETURNS void
+	LANGUAGE plpgsql
+	SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+	t text;
+BEGIN
+	SELECT format('%I.%I', n.nspname, ty.typname) INTO t
+	  FROM pg_catalog.pg_type ty
+	  JOIN pg_catalog.pg_namespace n ON n.oid = ty.typnamespace
+	 WHERE ty.oid = stage_type AND ty.typtype = 'e';
+	IF t IS NULL THEN
+		RAISE EXCEPTION 'type % is not an enum', stage_type
+			USING ERRCODE = '42809',
+				  HINT = 'Pipeline aggregates are declared for enum types registered with pipeline.define_stages.';
+	END IF;
+
+	EXECUTE format($ddl$
+		CREATE OR REPLACE AGGREGATE pipeline.conversion_rate(reached %1$s, target %1$s) (
+			SFUNC = pipeline._conversion_reached_trans,
+			STYPE = pipeline.count_state,
+			COMBINEFUNC = pipeline._count_combine,
+			FINALFUNC = pipeline._count_ratio_final,
+			MSFUNC = pipeline._conversion_reached_trans,
+			MINVFUNC = pipeline._conversion_reached_inv,
+			MSTYPE = pipeline.count_state,
+			MFINALFUNC = pipeline._count_ratio_final,
+			PARALLEL = SAFE)
+		$ddl$, t);
+	EXECUTE format($ddl$
+		CREATE OR REPLACE AGGREGATE pipeline.conversion_rate(reached %1$s, from_stage %1$s, to_stage %1$s) (
+			SFUNC = pipeline._conversion_step_trans,
+			STYPE = pipeline.count_state,
+			COMBINEFUNC = pipeline._count_combine,
+			FINALFUNC = pipeline._count_ratio_final,
+			MSFUNC = pipeline._conversion_step_trans,
+			MINVFUNC = pipeline._conversion_step_inv,
+			MSTYPE = pipeline.count_state,
+			MFINALFUNC = pipeline._count_ratio_final,
+			PARALLEL = SAFE)
+		$ddl$, t);
+	EXECUTE format($ddl$
+		CREATE OR REPLACE AGGREGATE pipeline.win_rate(stage %1$s) (
+			SFUNC = pipeline._win_rate_trans,
+			STYPE = pipeline.count_state,
+			COMBINEFUNC = pipeline._count_combine,
+			FINALFUNC = pipeline._count_ratio_final,
+			MSFUNC = pipeline._win_rate_trans,
+			MINVFUNC = pipeline._win_rate_inv,
+			MSTYPE = pipeline.count_state,
+			MFINALFUNC = pipeline._count_ratio_final,
+			PARALLEL = SAFE)
+		$ddl$, t);
+	EXECUTE format($ddl$
+		CREATE OR REPLACE AGGREGATE pipeline.funnel(reached %1$s) (
+			SFUNC = pipeline._stage_counts_trans,
+			STYPE = pipeline.count_state,
+			COMBINEFUNC = pipeline._count_combine,
+			FINALFUNC = pipeline._funnel_final,
+			MSFUNC = pipeline._stage_counts_trans,
+			MINVFUNC = pipeline._stage_counts_inv,
+			MSTYPE = pipeline.count_state,
+			MFINALFUNC = pipeline._funnel_final,
+			PARALLEL = SAFE)
+		$ddl$, t);
+	-- The final function must be declared to return the enum type itself
+	-- (Citus compares it with the aggregate's result type): a LANGUAGE sql
+	-- wrapper, which any role can restore from a dump.
+	EXECUTE format($ddl$
+		CREATE OR REPLACE FUNCTION pipeline._furthest_stage_final(state pipeline.count_state, stage %1$s)
+			RETURNS %1$s
+			LANGUAGE sql STABLE PARALLEL SAFE
+			SET search_path = pg_catalog, pg_temp
+			AS 'SELECT pipeline._furthest_stage_value(state, stage)'
+		$ddl$, t);
+	EXECUTE format($ddl$
+		CREATE OR REPLACE AGGREGATE pipeline.furthest_stage(stage %1$s) (
+			SFUNC = pipeline._stage_counts_trans,
+			STYPE = pipeline.count_state,
+			COMBINEFUNC = pipeline._count_combine,
+			FINALFUNC = pipeline._furthest_stage_final,
+			FINALFUNC_EXTRA,
+			MSFUNC = pipeline._stage_counts_trans,
+			MINVFUNC = pipeline._stage_counts_inv,
+			MSTYPE = pipeline.count_state,
+			MFINALFUNC = pipeline._furthest_stage_final,
+			MFINALFUNC_EXTRA,
+			PARALLEL = SAFE)
+		$ddl$, t);
+	PERFORM pipeline._comment_stage_aggregates(stage_type);
+END
+$fn$;
+
+-- As in 1.0 (sql/1.0/40_amount_aggregates.sql), plus the comments.
+CREATE OR REPLACE FUNCTION pipeline._declare_amount_aggregates(stage_type regtype) RETURNS void
+	LANGUAGE plpgsql
+	SET search_path = pg_catalog, pg_temp
+	AS $$
+BEGIN
+	EXECUTE pg_catalog.format($ddl$
+		CREATE OR REPLACE AGGREGATE pipeline.win_rate(stage %1$s, amount numeric) (
+			SFUNC = pipeline._win_rate_amount_trans,
+			STYPE = pipeline.amount_state,
+			COMBINEFUNC = pipeline._amount_combine,
+			FINALFUNC = pipeline._amount_final,
+			MSFUNC = pipeline._win_rate_amount_trans,
+			MINVFUNC = pipeline._win_rate_amount_inv,
+			MSTYPE = pipeline.amount_state,
+			MFINALFUNC = pipeline._amount_final,
+			PARALLEL = SAFE)$ddl$, stage_type);
+	EXECUTE pg_catalog.format($ddl$
+		CREATE OR REPLACE AGGREGATE pipeline.weighted_pipeline(stage %1$s, amount numeric) (
+			SFUNC = pipeline._weighted_pipeline_trans,
+			STYPE = pipeline.amount_state,
+			COMBINEFUNC = pipeline._amount_combine,
+			FINALFUNC = pipeline._amount_final,
+			MSFUNC = pipeline._weighted_pipeline_trans,
+			MINVFUNC = pipeline._weighted_pipeline_inv,
+			MSTYPE = pipeline.amount_state,
+			MFINALFUNC = pipeline._amount_final,
+			PARALLEL = SAFE)$ddl$, stage_type);
+	PERFORM pipeline._comment_stage_aggregates(stage_type);
+END
+$$;
+
+REVOKE ALL ON FUNCTION pipeline._comment_stage_aggregates(regtype) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION pipeline._comment_stage_aggregates(regtype) TO @extowner@;
+
+-- ---------------------------------------------------------------------------
+-- A comment on every object a user sees (DBeaver, Metabase, DataGrip and
+-- psql's \d+ and \df+ show them).  Internal functions say so.
+-- ---------------------------------------------------------------------------
+
+COMMENT ON SCHEMA pipeline IS
+	'pipeline extension: sales pipeline stages, enforced stage transitions with history, analytics aggregates and views';
+
+COMMENT ON EVENT TRIGGER pipeline_freeze_stage_type IS
+	'pipeline: refuses ALTER TYPE pipeline.stage (its labels are part of the contract)';
+COMMENT ON EVENT TRIGGER pipeline_forget_dropped_types IS
+	'pipeline: forgets the configuration of dropped stage types, attached tables, history tables, views and stage columns';
+COMMENT ON EVENT TRIGGER pipeline_drop_table_views IS
+	'pipeline: before DROP TABLE, drops the history views of the attached and history tables it names';
+
+-- Configuration tables.
+COMMENT ON TABLE pipeline.stage_types IS
+	'pipeline: enum types registered as pipelines (pipeline.define_stages); pipeline.stage is built in and has no row';
+COMMENT ON COLUMN pipeline.stage_types.stage_type IS 'the enum type';
+COMMENT ON COLUMN pipeline.stage_types.labels IS 'its labels at registration, in enum order';
+COMMENT ON COLUMN pipeline.stage_types.won IS 'the labels that mean won';
+COMMENT ON COLUMN pipeline.stage_types.lost IS 'the labels that mean lost';
+COMMENT ON COLUMN pipeline.stage_types.entry IS 'the open labels a new row may start in (strict ruleset)';
+COMMENT ON COLUMN pipeline.stage_types.probabilities IS 'default probability of each label, in enum order';
+COMMENT ON TABLE pipeline.stage_settings IS
+	'pipeline: per-stage settings changed by pipeline.set_probability and pipeline.set_rotting_after';
+COMMENT ON COLUMN pipeline.stage_settings.stage_type IS 'the enum type';
+COMMENT ON COLUMN pipeline.stage_settings.stage IS 'the label';
+COMMENT ON COLUMN pipeline.stage_settings.probability IS 'probability that a deal in this stage is won, 0..1; NULL: the registration''s';
+COMMENT ON COLUMN pipeline.stage_settings.rotting_after IS 'how long a row may stay in this stage before it rots; NULL: never';
+COMMENT ON TABLE pipeline.rulesets IS
+	'pipeline: custom rulesets (pipeline.copy_ruleset); the built-in strict and lenient ones are computed, never stored';
+COMMENT ON COLUMN pipeline.rulesets.stage_type IS 'the enum type';
+COMMENT ON COLUMN pipeline.rulesets.ruleset IS 'the ruleset''s name';
+COMMENT ON TABLE pipeline.ruleset_edges IS
+	'pipeline: the moves custom rulesets allow (pipeline.allow_transition, pipeline.forbid_transition)';
+COMMENT ON COLUMN pipeline.ruleset_edges.stage_type IS 'the enum type';
+COMMENT ON COLUMN pipeline.ruleset_edges.ruleset IS 'the custom ruleset';
+COMMENT ON COLUMN pipeline.ruleset_edges.from_stage IS 'the stage moved from; NULL: creation of a row';
+COMMENT ON COLUMN pipeline.ruleset_edges.to_stage IS 'the stage moved to';
+
+-- Views.
+COMMENT ON VIEW pipeline.stage_catalog IS
+	'pipeline: every label of every registered stage type, with its metadata (sort by ordinal)';
+COMMENT ON COLUMN pipeline.stage_catalog.stage_type IS 'the enum type, schema-qualified (pipeline.stage)';
+COMMENT ON COLUMN pipeline.stage_catalog.stage IS 'the label';
+COMMENT ON COLUMN pipeline.stage_catalog.ordinal IS 'position of the stage in its type''s order, 1-based (sort by it)';
+COMMENT ON COLUMN pipeline.stage_catalog.kind IS 'open, won or lost';
+COMMENT ON COLUMN pipeline.stage_catalog.probability IS 'probability that a deal in this stage is won, 0..1';
+COMMENT ON COLUMN pipeline.stage_catalog.is_entry IS 'a new row may start in this stage (strict ruleset)';
+COMMENT ON COLUMN pipeline.stage_catalog.rotting_after IS 'how long a row may stay in this stage before it rots; NULL: never';
+COMMENT ON VIEW pipeline.transition_rules IS
+	'pipeline: every move every ruleset allows, the built-in strict and lenient ones included';
+COMMENT ON COLUMN pipeline.transition_rules.stage_type IS 'the enum type, schema-qualified';
+COMMENT ON COLUMN pipeline.transition_rules.ruleset IS 'the ruleset (strict, lenient or custom)';
+COMMENT ON COLUMN pipeline.transition_rules.from_stage IS 'the stage moved from; NULL: creation of a row';
+COMMENT ON COLUMN pipeline.transition_rules.to_stage IS 'the stage moved to';
+COMMENT ON COLUMN pipeline.attachments.table_name IS 'the attached table, schema-qualified';
+COMMENT ON COLUMN pipeline.attachments.stage_column IS 'its stage column';
+COMMENT ON COLUMN pipeline.attachments.ruleset IS 'the ruleset its triggers enforce';
+COMMENT ON COLUMN pipeline.attachments.history_table IS 'its stage history table, schema-qualified; NULL when attached without history';
+COMMENT ON COLUMN pipeline.attachments.entered_at_column IS 'the column holding when a row entered its stage; NULL when none';
+
+-- Functions for users.
+COMMENT ON FUNCTION pipeline.attach(regclass, name, text, boolean, name, regclass) IS
+	'attach a pipeline to a table: enforce a ruleset on its stage column, record its stage history, create its BI views';
+COMMENT ON FUNCTION pipeline.detach(regclass, name) IS
+	'detach a pipeline from a table: drop its triggers and views; the history table stays';
+COMMENT ON FUNCTION pipeline.enforce_transition() IS
+	'trigger (installed by pipeline.attach): keeps a stage column on the moves its ruleset allows (23514 otherwise)';
+COMMENT ON FUNCTION pipeline.record_transition() IS
+	'trigger (installed by pipeline.attach): appends every stage transition to the table''s stage history';
+COMMENT ON FUNCTION pipeline.can_transition(anyenum, anyenum, text) IS
+	'whether the ruleset allows the move from from_stage (NULL: creation) to to_stage; text parameters: pipeline.can_move';
+COMMENT ON FUNCTION pipeline.next_stages(anyenum, text) IS
+	'the stages a row at from_stage (NULL: a new row) may move to under the ruleset, in stage order; text: pipeline.allowed_moves';
+COMMENT ON FUNCTION pipeline.copy_ruleset(regtype, text, text) IS
+	'create a custom ruleset of a stage type as a copy of another (strict, lenient or custom)';
+COMMENT ON FUNCTION pipeline.allow_transition(regtype, text, text, text) IS
+	'allow a move in a custom ruleset (from_stage NULL: creation in to_stage)';
+COMMENT ON FUNCTION pipeline.forbid_transition(regtype, text, text, text) IS
+	'remove a move from a custom ruleset (from_stage NULL: creation in to_stage)';
+COMMENT ON FUNCTION pipeline.drop_ruleset(regtype, text) IS
+	'drop a custom ruleset; refused (55006) while a table uses it';
+COMMENT ON FUNCTION pipeline.count_state_in(cstring) IS 'text input of pipeline.count_state (validated)';
+COMMENT ON FUNCTION pipeline.count_state_out(pipeline.count_state) IS 'text output of pipeline.count_state';
+COMMENT ON FUNCTION pipeline.count_state_recv(internal) IS 'binary input of pipeline.count_state (validated)';
+COMMENT ON FUNCTION pipeline.count_state_send(pipeline.count_state) IS 'binary output of pipeline.count_state';
+COMMENT ON FUNCTION pipeline.amount_state_in(cstring) IS 'text input of pipeline.amount_state (validated)';
+COMMENT ON FUNCTION pipeline.amount_state_out(pipeline.amount_state) IS 'text output of pipeline.amount_state';
+COMMENT ON FUNCTION pipeline.amount_state_recv(internal) IS 'binary input of pipeline.amount_state (validated)';
+COMMENT ON FUNCTION pipeline.amount_state_send(pipeline.amount_state) IS 'binary output of pipeline.amount_state';
+
+-- Internal functions.
+COMMENT ON FUNCTION pipeline._config_changed() IS
+	'internal: statement trigger of the config tables, invalidates every backend''s stage cache';
+COMMENT ON FUNCTION pipeline._forbid_stage_ddl() IS
+	'internal: event trigger function of pipeline_freeze_stage_type';
+COMMENT ON FUNCTION pipeline._forget_dropped_types() IS
+	'internal: event trigger function of pipeline_forget_dropped_types';
+COMMENT ON FUNCTION pipeline._drop_table_views() IS
+	'internal: event trigger function of pipeline_drop_table_views';
+COMMENT ON FUNCTION pipeline._require_registered(regtype) IS
+	'internal: 42704 (42809 for a non-enum) unless the type is a registered stage type';
+COMMENT ON FUNCTION pipeline._require_label(regtype, text) IS
+	'internal: 22P02 for a label the stage type does not have';
+COMMENT ON FUNCTION pipeline._require_config_privilege() IS
+	'internal: 42501 unless the caller may edit the pipeline configuration';
+COMMENT ON FUNCTION pipeline._require_table_owner(regclass, boolean) IS
+	'internal: 42501 unless the caller owns the table; returns the owner';
+COMMENT ON FUNCTION pipeline._apply_aggregates(regtype, text) IS
+	'internal: declare or drop the per-type aggregates of a stage type (define_stages, undefine_stages)';
+COMMENT ON FUNCTION pipeline._attachments_of_type(regtype) IS
+	'internal: the attachments whose stage column has the type, with their rulesets';
+COMMENT ON FUNCTION pipeline._tables_using_type(regtype) IS
+	'internal: the tables attached with a stage column of the type';
+COMMENT ON FUNCTION pipeline._stage_catalog() IS
+	'internal: the rows of pipeline.stage_catalog, from the stage cache';
+COMMENT ON FUNCTION pipeline._transition_rules() IS
+	'internal: the rows of pipeline.transition_rules, from the rules cache';
+COMMENT ON FUNCTION pipeline._ruleset_kind(regtype, text) IS
+	'internal: builtin, custom, or NULL for a ruleset the stage type does not have';
+COMMENT ON FUNCTION pipeline._type_name(regtype) IS
+	'internal: the schema-qualified name of a type, whatever the search_path';
+COMMENT ON FUNCTION pipeline._check_editable(regtype, text, text) IS
+	'internal: refuses edits of unknown or built-in rulesets and edits without privilege';
+COMMENT ON FUNCTION pipeline._check_edge(regtype, text, text, text) IS
+	'internal: the checks allow_transition and forbid_transition share';
+COMMENT ON FUNCTION pipeline._ruleset_users(regtype, text) IS
+	'internal: the tables whose attachment enforces a ruleset';
+COMMENT ON FUNCTION pipeline._check_attachment_row() IS
+	'internal: row trigger of pipeline.attached_tables (only a table''s owner configures its attachment)';
+COMMENT ON FUNCTION pipeline._put_attachment(regclass, name, text, regclass, regclass[], name) IS
+	'internal: create or replace the attachment row of a table and stage column';
+COMMENT ON FUNCTION pipeline._trigger_names(name) IS
+	'internal: the names of the pipeline triggers of a stage column';
+COMMENT ON FUNCTION pipeline._create_triggers(regclass, name, boolean, boolean) IS
+	'internal: create the enforcing and history triggers of a table and stage column';
+COMMENT ON FUNCTION pipeline._import_error(text, text, text, text) IS
+	'internal: raise an error from inside a query (the checks of a history import)';
+COMMENT ON FUNCTION pipeline._import_history(regclass, name, text, regclass, regclass, name) IS
+	'internal: load and validate attach''s history_from into a new or empty history table';
+COMMENT ON FUNCTION pipeline._upgrade_history_table(regclass, regclass) IS
+	'internal: bring a 1.0 history table to 1.1 (nullable to_stage, primary key)';
+COMMENT ON FUNCTION pipeline._last_stage_trans(internal, anyenum, timestamptz, bigint) IS
+	'internal: transition function of pipeline._last_stage';
+COMMENT ON FUNCTION pipeline._last_stage_combine(internal, internal) IS
+	'internal: combine function of pipeline._last_stage';
+COMMENT ON FUNCTION pipeline._last_stage_serialize(internal) IS
+	'internal: serial function of pipeline._last_stage';
+COMMENT ON FUNCTION pipeline._last_stage_deserialize(bytea, internal) IS
+	'internal: deserial function of pipeline._last_stage';
+COMMENT ON FUNCTION pipeline._last_stage_final(internal, anyenum, timestamptz, bigint) IS
+	'internal: final function of pipeline._last_stage';
+COMMENT ON FUNCTION pipeline._history_views_of(regclass, name) IS
+	'internal: the history views of a table and stage column that exist now';
+COMMENT ON FUNCTION pipeline._history_view_names(regclass, name, boolean) IS
+	'internal: the schema and names of the four history views of a table and stage column';
+COMMENT ON FUNCTION pipeline._require_view_names_free(name, name[]) IS
+	'internal: 42P07 when a relation other than a view holds the name of a history view';
+COMMENT ON FUNCTION pipeline._install_view(regclass, name, name, text, text, text[]) IS
+	'internal: create or replace one history view, owned by the table''s owner, with its grants and comments';
+COMMENT ON FUNCTION pipeline._create_history_views(regclass, name, regclass) IS
+	'internal: attach hook, creates the stage_visits, stage_durations, rotting and funnel views of a table';
+COMMENT ON FUNCTION pipeline._drop_history_views(regclass, name) IS
+	'internal: detach hook, drops the history views of a table (the history table stays)';
+COMMENT ON FUNCTION pipeline._drop_views_of(regclass[]) IS
+	'internal: drops the history views of the attachments whose table or history table is listed';
+COMMENT ON FUNCTION pipeline._comment_history_table(regclass, regclass, name) IS
+	'internal: comment a history table and its columns';
+COMMENT ON FUNCTION pipeline._comment_stage_aggregates(regtype) IS
+	'internal: comment the per-type aggregates of a stage type';
+COMMENT ON FUNCTION pipeline._declare_count_aggregates(regtype) IS
+	'internal: declare conversion_rate, win_rate, funnel and furthest_stage for a stage type';
+COMMENT ON FUNCTION pipeline._drop_count_aggregates(regtype) IS
+	'internal: drop what _declare_count_aggregates declared for a stage type';
+COMMENT ON FUNCTION pipeline._declare_amount_aggregates(regtype) IS
+	'internal: declare win_rate(stage, amount) and weighted_pipeline for a stage type';
+COMMENT ON FUNCTION pipeline._drop_amount_aggregates(regtype) IS
+	'internal: drop what _declare_amount_aggregates declared for a stage type';
+COMMENT ON FUNCTION pipeline._count_combine(pipeline.count_state, pipeline.count_state) IS
+	'internal: combine function of the counting aggregates';
+COMMENT ON FUNCTION pipeline._count_ratio_final(pipeline.count_state) IS
+	'internal: final function of conversion_rate and win_rate(stage)';
+COMMENT ON FUNCTION pipeline._funnel_final(pipeline.count_state) IS
+	'internal: final function of funnel';
+COMMENT ON FUNCTION pipeline._furthest_stage_value(pipeline.count_state, anyenum) IS
+	'internal: the furthest stage of a counting state (behind furthest_stage''s per-type final function)';
+COMMENT ON FUNCTION pipeline._conversion_trans(pipeline.count_state, boolean) IS
+	'internal: transition function of conversion_rate(boolean)';
+COMMENT ON FUNCTION pipeline._conversion_inv(pipeline.count_state, boolean) IS
+	'internal: inverse transition function of conversion_rate(boolean)';
+COMMENT ON FUNCTION pipeline._conversion_reached_trans(pipeline.count_state, anyenum, anyenum) IS
+	'internal: transition function of conversion_rate(reached, target)';
+COMMENT ON FUNCTION pipeline._conversion_reached_inv(pipeline.count_state, anyenum, anyenum) IS
+	'internal: inverse transition function of conversion_rate(reached, target)';
+COMMENT ON FUNCTION pipeline._conversion_step_trans(pipeline.count_state, anyenum, anyenum, anyenum) IS
+	'internal: transition function of conversion_rate(reached, from_stage, to_stage)';
+COMMENT ON FUNCTION pipeline._conversion_step_inv(pipeline.count_state, anyenum, anyenum, anyenum) IS
+	'internal: inverse transition function of conversion_rate(reached, from_stage, to_stage)';
+COMMENT ON FUNCTION pipeline._win_rate_trans(pipeline.count_state, anyenum) IS
+	'internal: transition function of win_rate(stage)';
+COMMENT ON FUNCTION pipeline._win_rate_inv(pipeline.count_state, anyenum) IS
+	'internal: inverse transition function of win_rate(stage)';
+COMMENT ON FUNCTION pipeline._stage_counts_trans(pipeline.count_state, anyenum) IS
+	'internal: transition function of funnel and furthest_stage';
+COMMENT ON FUNCTION pipeline._stage_counts_inv(pipeline.count_state, anyenum) IS
+	'internal: inverse transition function of funnel and furthest_stage';
+COMMENT ON FUNCTION pipeline._amount_combine(pipeline.amount_state, pipeline.amount_state) IS
+	'internal: combine function of the amount aggregates';
+COMMENT ON FUNCTION pipeline._amount_final(pipeline.amount_state) IS
+	'internal: final function of the amount aggregates (an exact sum or ratio)';
+COMMENT ON FUNCTION pipeline._backlog_sums_trans(pipeline.amount_state, numeric, numeric) IS
+	'internal: transition function of backlog_ratio(backlog, sales)';
+COMMENT ON FUNCTION pipeline._backlog_sums_inv(pipeline.amount_state, numeric, numeric) IS
+	'internal: inverse transition function of backlog_ratio(backlog, sales)';
+COMMENT ON FUNCTION pipeline._backlog_amount_trans(pipeline.amount_state, numeric, timestamptz, timestamptz, timestamptz) IS
+	'internal: transition function of backlog_amount';
+COMMENT ON FUNCTION pipeline._backlog_amount_inv(pipeline.amount_state, numeric, timestamptz, timestamptz, timestamptz) IS
+	'internal: inverse transition function of backlog_amount';
+COMMENT ON FUNCTION pipeline._backlog_ratio_trans(pipeline.amount_state, numeric, timestamptz, timestamptz, tstzrange) IS
+	'internal: transition function of backlog_ratio(amount, booked_at, fulfilled_at, period)';
+COMMENT ON FUNCTION pipeline._backlog_ratio_inv(pipeline.amount_state, numeric, timestamptz, timestamptz, tstzrange) IS
+	'internal: inverse transition function of backlog_ratio(amount, booked_at, fulfilled_at, period)';
+COMMENT ON FUNCTION pipeline._book_to_bill_trans(pipeline.amount_state, numeric, timestamptz, timestamptz, tstzrange) IS
+	'internal: transition function of book_to_bill';
+COMMENT ON FUNCTION pipeline._book_to_bill_inv(pipeline.amount_state, numeric, timestamptz, timestamptz, tstzrange) IS
+	'internal: inverse transition function of book_to_bill';
+COMMENT ON FUNCTION pipeline._win_rate_amount_trans(pipeline.amount_state, anyenum, numeric) IS
+	'internal: transition function of win_rate(stage, amount)';
+COMMENT ON FUNCTION pipeline._win_rate_amount_inv(pipeline.amount_state, anyenum, numeric) IS
+	'internal: inverse transition function of win_rate(stage, amount)';
+COMMENT ON FUNCTION pipeline._weighted_pipeline_trans(pipeline.amount_state, anyenum, numeric) IS
+	'internal: transition function of weighted_pipeline';
+COMMENT ON FUNCTION pipeline._weighted_pipeline_inv(pipeline.amount_state, anyenum, numeric) IS
+	'internal: inverse transition function of weighted_pipeline';
+
+-- The per-type aggregates: pipeline.stage's (extension members) and, on
+-- an upgrade, every registered type's.
+SELECT pipeline._comment_stage_aggregates('pipeline.stage');
+SELECT pipeline._comment_stage_aggregates(t.stage_type) FROM pipeline.stage_types t;
+

@@ -319,6 +319,9 @@ def views_have_documented_columns_of_known_types():
         for c in cols:
             if c["name"] in ("entered_at", "exited_at"):
                 assert c["type"].timezone, (view, c["name"])
+            # BI tools show column comments as descriptions.
+            assert c.get("comment"), (schema, view, c["name"])
+        assert insp.get_table_comment(view, schema=schema)["text"], (schema, view)
 
 
 @test

@@ -148,7 +148,8 @@ SELECT tgrelid::regclass AS "table", tgname, pg_catalog.encode(tgargs, 'escape')
 -- 1.1 for BI tools: the history tables have their primary key (key
 -- columns, seq) instead of 1.0's index; the views were recreated with the
 -- day columns, are the tables' (not extension members) and recorded in
--- the configuration; comments on the history tables and their columns.
+-- the configuration; comments on the history tables, their columns and
+-- the per-type aggregates.
 SELECT c.conrelid::regclass AS history, pg_get_constraintdef(c.oid) AS primary_key,
        (SELECT count(*) FROM pg_index i WHERE i.indrelid = c.conrelid) AS indexes
   FROM pg_constraint c
@@ -165,6 +166,9 @@ SELECT r.rel AS uncommented, att.attname
  CROSS JOIN LATERAL (SELECT a.history AS rel UNION ALL SELECT unnest(a.views)) r
   LEFT JOIN pg_attribute att ON att.attrelid = r.rel AND att.attnum > 0 AND NOT att.attisdropped
  WHERE obj_description(r.rel, 'pg_class') IS NULL OR col_description(r.rel, att.attnum) IS NULL;
+SELECT p.oid::regprocedure AS aggregate, obj_description(p.oid, 'pg_proc')
+  FROM pg_proc p WHERE p.pronamespace = 'pipeline'::regnamespace AND 'upg_stage'::regtype = ANY (p.proargtypes)
+ ORDER BY 1::text;
 SELECT stage, visits, avg_days >= 0 AS avg_days FROM upg_deals_stage_durations ORDER BY ordinal;
 
 -- 5. ... and keeps working: rules, triggers, history, aggregates

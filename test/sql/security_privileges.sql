@@ -32,7 +32,8 @@ SELECT pipeline.win_rate(stage), pipeline.funnel(stage), pipeline.weighted_pipel
        pipeline.furthest_stage(stage), pipeline.conversion_rate(stage, 'working'::public.priv_stage)
   FROM public.priv_deals;
 SELECT pipeline.backlog_ratio(x, y) FROM (VALUES (1::numeric, 2::numeric)) v(x, y);
--- the history table is not granted to it: it reads nothing
+-- SELECT on the table, granted after attach, carries over to its history
+-- table (pipeline_sync_grants; grants_follow covers revocation)
 SELECT count(*) FROM public.priv_deals_stage_history;
 \echo SQLSTATE :SQLSTATE
 

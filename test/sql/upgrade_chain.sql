@@ -67,6 +67,9 @@ UPDATE upg_deals SET stage = 'won' WHERE id = 1;
 UPDATE upg_deals SET stage = 'lost' WHERE id = 3;
 INSERT INTO upg_parts VALUES ('eu', 1, 'lead_generation', 100), ('us', 2, 'prospecting', 200);
 UPDATE upg_parts SET stage = 'prospecting', region = 'us' WHERE id = 1;
+-- granted after attach: 1.0 gave this role neither the history nor the views
+CREATE ROLE upg_reader;
+GRANT SELECT ON upg_deals TO upg_reader;
 
 -- What must read the same after the update.  A function rather than a
 -- view: a view would pin the extension's objects and could block the update.
@@ -149,7 +152,7 @@ SELECT tgrelid::regclass AS "table", tgname, pg_catalog.encode(tgargs, 'escape')
 -- columns, seq) instead of 1.0's index; the views were recreated with the
 -- day columns, are the tables' (not extension members) and recorded in
 -- the configuration; comments on the history tables, their columns and
--- the per-type aggregates.
+-- the per-type aggregates; the grant made after attach carried over.
 SELECT c.conrelid::regclass AS history, pg_get_constraintdef(c.oid) AS primary_key,
        (SELECT count(*) FROM pg_index i WHERE i.indrelid = c.conrelid) AS indexes
   FROM pg_constraint c
@@ -169,7 +172,10 @@ SELECT r.rel AS uncommented, att.attname
 SELECT p.oid::regprocedure AS aggregate, obj_description(p.oid, 'pg_proc')
   FROM pg_proc p WHERE p.pronamespace = 'pipeline'::regnamespace AND 'upg_stage'::regtype = ANY (p.proargtypes)
  ORDER BY 1::text;
+SET ROLE upg_reader;
+SELECT count(*) AS history_rows FROM upg_deals_stage_history;
 SELECT stage, visits, avg_days >= 0 AS avg_days FROM upg_deals_stage_durations ORDER BY ordinal;
+RESET ROLE;
 
 -- 5. ... and keeps working: rules, triggers, history, aggregates
 UPDATE upg_deals SET stage = 'won' WHERE id = 2;          -- custom edge new -> won
@@ -220,6 +226,7 @@ DROP TABLE upg_deals, upg_deals_stage_history, upg_parts, upg_parts_stage_histor
 SELECT pipeline.drop_ruleset('upg_stage', 'upg_rules');
 SELECT pipeline.undefine_stages('upg_stage');
 DROP TYPE upg_stage;
+DROP ROLE upg_reader;
 DROP EXTENSION pipeline;
 SELECT count(*) AS objects_left_in_schema_pipeline
   FROM (SELECT oid FROM pg_class WHERE relnamespace = 'pipeline'::regnamespace

@@ -6,7 +6,11 @@ set -eu
 
 PG_MAJOR=${PG_MAJOR:-$(tools/pg-major.sh)}
 PACKAGES="postgresql-$PG_MAJOR postgresql-server-dev-$PG_MAJOR postgresql-common
-make gcc libc6-dev python3-psycopg2 python3-sqlalchemy"
+make gcc libc6-dev python3-psycopg2 python3-sqlalchemy
+libpostgresql-jdbc-java default-jdk-headless odbc-postgresql unixodbc"
+# The node-postgres client test needs node and npm (it installs pg itself);
+# a node from elsewhere that has npm will do.
+command -v npm >/dev/null 2>&1 || PACKAGES="$PACKAGES nodejs npm"
 
 missing=""
 for p in $PACKAGES; do

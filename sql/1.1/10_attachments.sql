@@ -770,6 +770,7 @@ CREATE FUNCTION pipeline.attach(target regclass, stage_column name DEFAULT 'stag
 		-- The configuration first (the views' creation reads it), then the
 		-- views, whose identities it records.
 		PERFORM pipeline._put_attachment(target, stage_column, ruleset, hist_oid, '{}', entered_at_column);
+		PERFORM pipeline._comment_history_table(hist_oid::pg_catalog.regclass, target, stage_column);
 		PERFORM pipeline._create_history_views(target, stage_column, hist_oid::pg_catalog.regclass);
 		PERFORM pipeline._create_history_functions(target, stage_column);
 		PERFORM pipeline._put_attachment(target, stage_column, ruleset, hist_oid,

@@ -42,6 +42,7 @@ PG_FUNCTION_INFO_V1(pipeline_count_combine);
 PG_FUNCTION_INFO_V1(pipeline_count_ratio_final);
 PG_FUNCTION_INFO_V1(pipeline_funnel_final);
 PG_FUNCTION_INFO_V1(pipeline_furthest_stage_value);
+PG_FUNCTION_INFO_V1(pipeline_furthest_step);
 
 /* Largest OID spread for which a dense label map is kept. */
 #define DENSE_MAP_MAX	4096
@@ -878,4 +879,39 @@ pipeline_furthest_stage_value(PG_FUNCTION_ARGS)
 			PG_RETURN_OID(type->stages[i].enum_oid);
 	}
 	PG_RETURN_NULL();
+}
+
+/*
+ * pipeline._furthest_step(state anyenum, stage anyenum) -> anyenum: the
+ * transition and combine function of furthest_stage, whose state is the
+ * furthest non-lost stage seen so far, a value of the enum itself -- so
+ * there is no final function to call per group, and a state ships between
+ * nodes as its label.  A lost stage, or NULL, leaves the state as it is.
+ */
+Datum
+pipeline_furthest_step(PG_FUNCTION_ARGS)
+{
+	StageCallCache *cc;
+	StageType  *type;
+	int			state_idx;
+	int			idx;
+
+	if (PG_ARGISNULL(1))
+	{
+		if (PG_ARGISNULL(0))
+			PG_RETURN_NULL();
+		PG_RETURN_OID(PG_GETARG_OID(0));
+	}
+	cc = stage_call_cache_get(fcinfo->flinfo);
+	type = stage_call_lookup_value(cc, PG_GETARG_OID(1), &idx);
+	if (type->stages[idx].kind == STAGE_KIND_LOST)
+	{
+		if (PG_ARGISNULL(0))
+			PG_RETURN_NULL();
+		PG_RETURN_OID(PG_GETARG_OID(0));
+	}
+	if (PG_ARGISNULL(0))
+		PG_RETURN_OID(PG_GETARG_OID(1));
+	(void) stage_call_lookup_value(cc, PG_GETARG_OID(0), &state_idx);
+	PG_RETURN_OID(idx > state_idx ? PG_GETARG_OID(1) : PG_GETARG_OID(0));
 }

@@ -578,20 +578,7 @@ BEGIN
 			SET search_path = pg_catalog, pg_temp
 			AS 'SELECT pipeline._furthest_stage_value(state, stage)'
 		$ddl$, t);
-	EXECUTE format($ddl$
-		CREATE OR REPLACE AGGREGATE pipeline.furthest_stage(stage %1$s) (
-			SFUNC = pipeline._stage_counts_trans,
-			STYPE = pipeline.count_state,
-			COMBINEFUNC = pipeline._count_combine,
-			FINALFUNC = pipeline._furthest_stage_final,
-			FINALFUNC_EXTRA,
-			MSFUNC = pipeline._stage_counts_trans,
-			MINVFUNC = pipeline._stage_counts_inv,
-			MSTYPE = pipeline.count_state,
-			MFINALFUNC = pipeline._furthest_stage_final,
-			MFINALFUNC_EXTRA,
-			PARALLEL = SAFE)
-		$ddl$, t);
+	PERFORM pipeline._declare_furthest_stage(stage_type);
 	PERFORM pipeline._comment_stage_aggregates(stage_type);
 END
 $fn$;

@@ -250,19 +250,22 @@ SELECT id, pipeline.win_rate(s) OVER win AS win_rate,
 WINDOW win AS (ORDER BY id ROWS BETWEEN 1 FOLLOWING AND 2 FOLLOWING)
  ORDER BY id;
 
--- Catalog: per type, concrete argument and result types, count_state
--- transition type, combine and inverse functions, PARALLEL SAFE support.
+-- Catalog: per type, concrete argument and result types, the transition
+-- type (count_state; furthest_stage keeps the stage itself, and
+-- count_state only as a moving aggregate), combine and inverse functions,
+-- PARALLEL SAFE support.
 SELECT a.aggfnoid::regprocedure AS aggregate, p.prorettype::regtype AS result,
-	   a.aggtranstype::regtype AS state, a.aggcombinefn <> 0 AS combine,
-	   a.aggminvtransfn <> 0 AS inverse, p.proparallel AS parallel
+	   a.aggtranstype::regtype AS state, a.aggmtranstype::regtype AS moving_state,
+	   a.aggcombinefn <> 0 AS combine, a.aggminvtransfn <> 0 AS inverse, p.proparallel AS parallel
   FROM pg_aggregate a JOIN pg_proc p ON p.oid = a.aggfnoid
  WHERE p.pronamespace = 'pipeline'::regnamespace
    AND p.proname IN ('conversion_rate', 'win_rate', 'funnel', 'furthest_stage')
-   AND a.aggtranstype = 'pipeline.count_state'::regtype
+   AND 'pipeline.count_state'::regtype IN (a.aggtranstype, a.aggmtranstype)
  ORDER BY a.aggfnoid::regprocedure::text;
 SELECT DISTINCT sf.proname, sf.proparallel
-  FROM pg_aggregate a JOIN pg_proc sf ON sf.oid IN (a.aggtransfn, a.aggcombinefn, a.aggfinalfn, a.aggminvtransfn)
- WHERE a.aggtranstype = 'pipeline.count_state'::regtype
+  FROM pg_aggregate a
+  JOIN pg_proc sf ON sf.oid IN (a.aggtransfn, a.aggcombinefn, a.aggfinalfn, a.aggmtransfn, a.aggminvtransfn, a.aggmfinalfn)
+ WHERE 'pipeline.count_state'::regtype IN (a.aggtranstype, a.aggmtranstype)
  ORDER BY 1;
 
 -- undefine_stages drops the type's aggregates (through

@@ -56,13 +56,14 @@ static const char *const array_names[SA_COUNT] = {"b", "f", "ib", "if"};
  * ---------------------------------------------------------------------------
  */
 
-/* origin and step as text, for messages. */
+/* A step as text, for messages. */
 static char *
 step_text(const Interval *step)
 {
 	return DatumGetCString(DirectFunctionCall1(interval_out, IntervalPGetDatum(step)));
 }
 
+/* An instant as text, for messages (in the session's TimeZone). */
 static char *
 instant_text(TimestampTz t)
 {
@@ -474,6 +475,7 @@ typedef struct SeriesFlatSpill
 
 #define SF_HEADER_SIZE	MAXALIGN(sizeof(SeriesFlat))
 
+/* Number of sum arrays a state has (2, or 4 with the inverted pair). */
 static inline int
 state_narrays(const SeriesState *st)
 {
@@ -493,6 +495,7 @@ flat_fixed_size(int narrays, int32 periods, int nscales)
 	return size;
 }
 
+/* Expanded-object method: the size of the flat form. */
 static Size
 series_get_flat_size(ExpandedObjectHeader *eohptr)
 {
@@ -517,6 +520,7 @@ series_get_flat_size(ExpandedObjectHeader *eohptr)
 	return size;
 }
 
+/* Expanded-object method: write the flat form (see SeriesFlat) into result. */
 static void
 series_flatten_into(ExpandedObjectHeader *eohptr, void *result, Size allocated_size)
 {
@@ -1064,7 +1068,7 @@ parse_step(char *tok, const char *input, Interval *step)
 	step->time = t;
 }
 
-/* Parse 16 hex digits. */
+/* Parse the boundaries' hash: 16 lower-case hex digits. */
 static void
 parse_hash(const char *tok, const char *input, uint64 *out)
 {

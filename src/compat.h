@@ -46,6 +46,15 @@
 #define pg_noreturn pg_attribute_noreturn()
 #endif
 
+/* PG 16 added an error-context argument to make_range. */
+#if PG_VERSION_NUM >= 160000
+#define compat_make_range(typcache, lower, upper, empty) \
+	make_range((typcache), (lower), (upper), (empty), NULL)
+#else
+#define compat_make_range(typcache, lower, upper, empty) \
+	make_range((typcache), (lower), (upper), (empty))
+#endif
+
 /* PG 17 moved the backend's local transaction id into MyProc->vxid. */
 #if PG_VERSION_NUM >= 170000
 #define compat_MyProcLxid (MyProc->vxid.lxid)

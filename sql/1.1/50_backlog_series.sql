@@ -50,10 +50,10 @@ CREATE TYPE pipeline.backlog_series_state (
 );
 COMMENT ON TYPE pipeline.backlog_series_state IS
 	'pipeline: transition state of pipeline.backlog_series (exact sums per period); text form "1 <rows> <origin> <step> <periods> <hash> <cover> <entries>"';
-COMMENT ON FUNCTION pipeline.backlog_series_state_in(cstring) IS 'internal: text input of pipeline.backlog_series_state';
-COMMENT ON FUNCTION pipeline.backlog_series_state_out(pipeline.backlog_series_state) IS 'internal: text output of pipeline.backlog_series_state';
-COMMENT ON FUNCTION pipeline.backlog_series_state_recv(internal) IS 'internal: binary input of pipeline.backlog_series_state';
-COMMENT ON FUNCTION pipeline.backlog_series_state_send(pipeline.backlog_series_state) IS 'internal: binary output of pipeline.backlog_series_state';
+COMMENT ON FUNCTION pipeline.backlog_series_state_in(cstring) IS 'text input of pipeline.backlog_series_state (validated)';
+COMMENT ON FUNCTION pipeline.backlog_series_state_out(pipeline.backlog_series_state) IS 'text output of pipeline.backlog_series_state';
+COMMENT ON FUNCTION pipeline.backlog_series_state_recv(internal) IS 'binary input of pipeline.backlog_series_state (validated)';
+COMMENT ON FUNCTION pipeline.backlog_series_state_send(pipeline.backlog_series_state) IS 'binary output of pipeline.backlog_series_state';
 
 -- Transition: not strict (a NULL fulfilled_at means not fulfilled; a NULL
 -- in another argument skips the row).  STABLE, like the final function:

@@ -483,9 +483,9 @@ count_out_of_range(int64 delta)
 static pg_attribute_always_inline void
 count_add_ratio(CountState *s, int64 delta, bool hit, bool counted)
 {
-	s->counts[0] += delta * hit;
-	s->counts[1] += delta * counted;
-	if (unlikely((s->counts[0] | s->counts[1]) < 0 ||
+	if (unlikely(pg_add_s64_overflow(s->counts[0], delta * hit, &s->counts[0]) ||
+				 pg_add_s64_overflow(s->counts[1], delta * counted, &s->counts[1]) ||
+				 (s->counts[0] | s->counts[1]) < 0 ||
 				 (delta < 0 && s->counts[0] > s->counts[1])))
 		count_out_of_range(delta);
 }

@@ -69,12 +69,14 @@ pipeline_drop_table_views(PG_FUNCTION_ARGS)
 
 		values[0] = PointerGetDatum(construct_array(oids, n, REGCLASSOID,
 													sizeof(Oid), true, TYPALIGN_INT));
-		SPI_connect();
+		if (SPI_connect() != SPI_OK_CONNECT)
+			elog(ERROR, "SPI_connect failed");
 		ret = SPI_execute_with_args("SELECT pipeline._drop_views_of($1)",
 									1, argtypes, values, NULL, false, 0);
 		if (ret != SPI_OK_SELECT)
 			elog(ERROR, "SPI_execute_with_args failed: %s", SPI_result_code_string(ret));
-		SPI_finish();
+		if (SPI_finish() != SPI_OK_FINISH)
+			elog(ERROR, "SPI_finish failed");
 	}
 	PG_RETURN_VOID();
 }

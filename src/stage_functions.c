@@ -1,13 +1,11 @@
 /*
  * stage_functions.c
  *		SQL-callable metadata functions: stage_kind, stage_probability,
- *		stage_ordinal, the stage_catalog view's source, the registration
- *		check used by the PL/pgSQL config functions, and the config tables'
- *		invalidation trigger.
+ *		stage_ordinal, the stage_catalog view's source, and the registration
+ *		check used by the PL/pgSQL config functions.
  */
 #include "compat.h"
 
-#include "commands/trigger.h"
 #include "funcapi.h"
 #include "utils/builtins.h"
 #include "utils/inval.h"
@@ -21,7 +19,6 @@ PG_FUNCTION_INFO_V1(pipeline_stage_probability);
 PG_FUNCTION_INFO_V1(pipeline_stage_ordinal);
 PG_FUNCTION_INFO_V1(pipeline_stage_catalog);
 PG_FUNCTION_INFO_V1(pipeline_require_registered);
-PG_FUNCTION_INFO_V1(pipeline_config_changed);
 
 /* The cached metadata of the label passed as argument 0. */
 static const StageInfo *
@@ -112,23 +109,3 @@ pipeline_require_registered(PG_FUNCTION_ARGS)
 	PG_RETURN_VOID();
 }
 
-/*
- * Statement-level AFTER trigger on the config tables: invalidate the
- * table's relcache entry, which every backend's stage cache listens to.
- * Transactional: other sessions see it once this commits, at their next
- * statement.
- */
-Datum
-pipeline_config_changed(PG_FUNCTION_ARGS)
-{
-	TriggerData *trigdata = (TriggerData *) fcinfo->context;
-
-	if (!CALLED_AS_TRIGGER(fcinfo) ||
-		!TRIGGER_FIRED_FOR_STATEMENT(trigdata->tg_event) ||
-		!TRIGGER_FIRED_AFTER(trigdata->tg_event))
-		ereport(ERROR,
-				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
-				 errmsg("pipeline._config_changed() must be fired AFTER ... FOR EACH STATEMENT")));
-	CacheInvalidateRelcacheByRelid(RelationGetRelid(trigdata->tg_relation));
-	return PointerGetDatum(NULL);
-}

@@ -17,6 +17,7 @@
 #include "compat.h"
 
 #include "access/genam.h"
+#include "commands/trigger.h"
 #include "access/htup_details.h"
 #include "access/skey.h"
 #include "access/stratnum.h"
@@ -40,6 +41,8 @@
 #include "utils/syscache.h"
 
 #include "stage_meta.h"
+
+PG_FUNCTION_INFO_V1(pipeline_config_changed);
 
 /* Column numbers of pipeline.stage_types and pipeline.stage_settings. */
 #define Anum_stage_types_stage_type		1
@@ -893,4 +896,26 @@ stage_kind_name(StageKind kind)
 			return "lost";
 	}
 	return "?";
+}
+
+/*
+ * pipeline._config_changed(): statement-level AFTER trigger on the config
+ * tables: invalidate the table's relcache entry, which every backend's
+ * stage cache (and attachment cache) listens to.
+ * Transactional: other sessions see it once this commits, at their next
+ * statement.
+ */
+Datum
+pipeline_config_changed(PG_FUNCTION_ARGS)
+{
+	TriggerData *trigdata = (TriggerData *) fcinfo->context;
+
+	if (!CALLED_AS_TRIGGER(fcinfo) ||
+		!TRIGGER_FIRED_FOR_STATEMENT(trigdata->tg_event) ||
+		!TRIGGER_FIRED_AFTER(trigdata->tg_event))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("pipeline._config_changed() must be fired AFTER ... FOR EACH STATEMENT")));
+	CacheInvalidateRelcacheByRelid(RelationGetRelid(trigdata->tg_relation));
+	return PointerGetDatum(NULL);
 }

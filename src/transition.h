@@ -74,7 +74,7 @@ typedef struct TransitionRel
 #define STASH_NEW_ROW 'n'
 #define STASH_OLD_ROW 'o'
 
-/* transition.c */
+/* transition_rel.c */
 extern void transition_rel_init(TransitionRel *tr, TriggerData *trigdata,
 								MemoryContext cxt, const char *funcname);
 extern void transition_rel_root(TransitionRel *tr);
@@ -82,6 +82,8 @@ extern bool transition_rel_moved_from(const TransitionRel *tr, TupleTableSlot *s
 									  Oid *old_stage, bool *old_isnull);
 extern bool transition_rel_moving(const TransitionRel *tr, TupleTableSlot *slot);
 extern char *transition_rel_key_text(const TransitionRel *tr, TupleTableSlot *slot);
+extern void transition_rel_stash_move(const TransitionRel *tr, TupleTableSlot *oldslot,
+									  TupleTableSlot *newslot, Oid old_stage, bool old_isnull);
 
 /* transition_stash.c: rows moving between partitions in this statement. */
 extern void transition_stash_put(MemoryContext query_cxt, Oid root_relid,

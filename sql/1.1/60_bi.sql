@@ -333,10 +333,10 @@ SELECT %1$s,
 			'rotting_after_days', 'rotting_after in days (double precision, for charts)']);
 
 	-- Funnel: per row of the target, the furthest non-lost stage in its
-	-- history (deletion rows ignored); a stage is reached by every row whose
-	-- furthest stage sorts at or after it (won stages sort after every open
-	-- stage, so this is DESIGN.md's "reached").  Cumulated over the few
-	-- stages, not per row.
+	-- history (deletion rows ignored); a stage is reached by the rows whose
+	-- furthest stage has reached it, by the one definition of "reached"
+	-- the aggregates use (pipeline._stage_reached).  Cumulated over the few
+	-- furthest stages, not per row.
 	def := pg_catalog.format($v$
 WITH stages AS (
     SELECT s.e AS stage, pipeline.stage_ordinal(s.e) AS ordinal
@@ -355,7 +355,7 @@ WITH stages AS (
            COALESCE(pg_catalog.sum(f.n), 0)::pg_catalog.int8 AS reached,
            pg_catalog.sum(f.amount) AS reached_amount
       FROM stages s
-      LEFT JOIN furthest f ON f.furthest >= s.stage
+      LEFT JOIN furthest f ON pipeline._stage_reached(f.furthest, s.stage)
      GROUP BY s.stage, s.ordinal
 )
 SELECT r.stage::pg_catalog.text AS stage,

@@ -66,3 +66,23 @@ BEGIN
 	END LOOP;
 END
 $upgrade$;
+
+-- define_stages and undefine_stages declare and drop the per-type
+-- aggregates of both families directly (1.0 probed for each family's
+-- functions, a leftover of the script being assembled piece by piece).
+CREATE OR REPLACE FUNCTION pipeline._apply_aggregates(stage_type regtype, action text) RETURNS void
+	LANGUAGE plpgsql
+	SET search_path = pg_catalog, pg_temp
+	AS $$
+BEGIN
+	IF action = 'declare' THEN
+		PERFORM pipeline._declare_count_aggregates(stage_type);
+		PERFORM pipeline._declare_amount_aggregates(stage_type);
+	ELSIF action = 'drop' THEN
+		PERFORM pipeline._drop_count_aggregates(stage_type);
+		PERFORM pipeline._drop_amount_aggregates(stage_type);
+	ELSE
+		RAISE EXCEPTION 'unknown action "%"', action USING ERRCODE = '22023';
+	END IF;
+END
+$$;

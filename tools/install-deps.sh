@@ -20,7 +20,19 @@ for p in $PACKAGES; do
 		*) missing="$missing $p" ;;
 	esac
 done
-[ -z "$missing" ] && exit 0
+# node-postgres for the client tests, from npm into the folder the test owns
+# (git-ignored), here rather than in the test: tests may run without network
+# (the version matrix runs its clusters in their own network namespace).
+install_node_pg() {
+	[ -d test/client/node_modules/pg ] && return 0
+	echo "installing: pg@8 (npm) into test/client/node_modules" >&2
+	(cd test/client && npm install --no-save --no-package-lock --no-audit --no-fund --silent pg@8 >/dev/null)
+}
+
+if [ -z "$missing" ]; then
+	install_node_pg
+	exit 0
+fi
 
 if [ "$(id -u)" -eq 0 ]; then SUDO=""; else SUDO="sudo"; fi
 echo "installing:$missing" >&2
@@ -32,3 +44,4 @@ $SUDO env DEBIAN_FRONTEND=noninteractive apt-get update -qq
 # /etc/postgresql-common alone (no make target edits system configuration).
 # shellcheck disable=SC2086
 $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold $missing >/dev/null
+install_node_pg

@@ -26,11 +26,12 @@ else
 	echo "FAIL jdbc: JdbcClients.java does not compile"; status=1
 fi
 
-if [ ! -d node_modules/pg ]; then
-	npm install --no-save --no-package-lock --no-audit --no-fund --silent pg@8 >/dev/null || {
-		echo "FAIL node: npm install pg failed"; status=1; }
+# pg comes from npm through tools/install-deps.sh (make test runs it first)
+if [ -d node_modules/pg ]; then
+	run "node (pg $(node -p "require('pg/package.json').version"))" node node_clients.js
+else
+	echo "FAIL node: test/client/node_modules/pg is missing (run tools/install-deps.sh)"; status=1
 fi
-[ -d node_modules/pg ] && run "node (pg $(node -p "require('pg/package.json').version"))" node node_clients.js
 
 run "odbc (psqlODBC, isql)" ./odbc_clients.sh
 exit $status

@@ -269,3 +269,32 @@ SELECT * FROM pg_temp.attempt(format('UPDATE public.deals SET stage = %L WHERE i
 \echo 'What the UI should offer instead: pipeline.next_stages(''proposal'')'
 SELECT pipeline.next_stages('proposal'::pipeline.stage) AS next_stages;
 \echo
+
+-- ===========================================================================
+-- The same weekly backlog in one pass: pipeline.backlog_series
+-- ===========================================================================
+\echo '== The weekly backlog again, from one aggregate over the orders (one pass, not weeks x orders)'
+SELECT row_number() OVER (ORDER BY p.period) AS week, lower(p.period)::date AS "from",
+	   to_char(p.backlog_end, 'FM9,999,990.00') AS "backlog at week end",
+	   round(p.book_to_bill, 2) AS "book-to-bill", round(p.backlog_ratio, 2) AS "backlog ratio"
+  FROM (SELECT pipeline.backlog_series(o.amount, o.booked_at, o.fulfilled_at,
+										 (SELECT lower(period) FROM week WHERE w = 1), interval '7 days',
+										 (SELECT count(*)::int FROM week)) AS s
+		  FROM public.orders o) x,
+	   unnest(x.s) p
+ ORDER BY p.period;
+
+-- ===========================================================================
+-- Stage probabilities: the defaults, what the history says, and the
+-- weighted pipeline under each
+-- ===========================================================================
+\echo '== Weighted pipeline with the default probabilities'
+SELECT to_char(pipeline.weighted_pipeline(stage, amount), 'FM9,999,990.00') AS weighted_pipeline FROM public.deals;
+\echo '== What the history says: the share of closed deals that were won, from each stage they reached'
+SELECT * FROM pipeline.stage_win_probabilities('public.deals');
+\echo '== Apply them where at least 5 closed deals reached the stage (for every table of pipeline.stage)'
+SELECT stage, reached, probability, applied FROM pipeline.calibrate_probabilities('public.deals', min_reached => 5);
+SELECT to_char(pipeline.weighted_pipeline(stage, amount), 'FM9,999,990.00') AS weighted_pipeline_learned FROM public.deals;
+-- back to the defaults
+SELECT count(pipeline.set_probability('pipeline.stage', stage, NULL)) AS probabilities_reset
+  FROM pipeline.stage_catalog WHERE stage_type = 'pipeline.stage' AND kind = 'open';

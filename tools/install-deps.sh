@@ -8,9 +8,10 @@ PG_MAJOR=${PG_MAJOR:-$(tools/pg-major.sh)}
 PACKAGES="postgresql-$PG_MAJOR postgresql-server-dev-$PG_MAJOR postgresql-common
 make gcc libc6-dev python3-psycopg2 python3-sqlalchemy
 libpostgresql-jdbc-java default-jdk-headless odbc-postgresql unixodbc"
-# The node-postgres client test needs node and npm (it installs pg itself);
-# a node from elsewhere that has npm will do.
-command -v npm >/dev/null 2>&1 || PACKAGES="$PACKAGES nodejs npm"
+# The node-postgres client test needs node, and npm to install pg unless it
+# is there already (a node from elsewhere will do).
+command -v node >/dev/null 2>&1 || PACKAGES="$PACKAGES nodejs"
+[ -d test/client/node_modules/pg ] || command -v npm >/dev/null 2>&1 || PACKAGES="$PACKAGES npm"
 
 missing=""
 for p in $PACKAGES; do

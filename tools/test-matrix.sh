@@ -111,6 +111,7 @@ trap 'exit 130' INT TERM
 
 # copy_tree DEST: the working tree as git sees it (tracked + untracked, not
 # ignored, uncommitted edits included); the whole directory without git.
+# Plus the npm packages of the client tests.
 copy_tree() {
 	local dest=$1
 	mkdir -p "$dest"
@@ -121,6 +122,13 @@ copy_tree() {
 			tar -C "$SRC" --null -T - -cf - | tar -C "$dest" -xf -
 	else
 		tar -C "$SRC" --exclude='*.o' --exclude='*.so' --exclude='*.bc' -cf - . | tar -C "$dest" -xf -
+	fi
+	# The client tests' npm packages (git-ignored; installed on this machine
+	# by tools/install-deps.sh): plain JavaScript, so they run in any root,
+	# and the root need not reach the npm registry itself (it may not trust
+	# this machine's certificate authorities).
+	if [ -d "$SRC/test/client/node_modules" ]; then
+		tar -C "$SRC" -cf - test/client/node_modules | tar -C "$dest" -xf -
 	fi
 }
 

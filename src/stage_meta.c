@@ -40,6 +40,7 @@
 #include "utils/rel.h"
 #include "utils/syscache.h"
 
+#include "citus.h"
 #include "stage_meta.h"
 
 PG_FUNCTION_INFO_V1(pipeline_config_changed);
@@ -649,6 +650,8 @@ stage_type_get(Oid type_oid, bool missing_ok)
 					 errhint("A pipeline's stages are the labels of an enum type: CREATE TYPE ... AS ENUM (...).")));
 		}
 
+		/* a Citus worker without its coordinator's configuration: error */
+		citus_config_check();
 		start_count = inval_count;
 		resolve_catalog_objects();
 		old = MemoryContextSwitchTo(cache_cxt);

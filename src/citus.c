@@ -23,7 +23,9 @@
 #include "catalog/pg_namespace.h"
 #include "catalog/pg_type.h"
 #include "nodes/makefuncs.h"
+#include "nodes/nodeFuncs.h"
 #include "nodes/value.h"
+#include "parser/analyze.h"
 #include "parser/parse_func.h"
 #include "utils/builtins.h"
 #include "utils/fmgroids.h"
@@ -36,6 +38,10 @@
 
 /* pipeline.applying_cluster_config: set by _citus_apply_config(). */
 static bool applying_cluster_config = false;
+
+static post_parse_analyze_hook_type prev_post_parse_analyze_hook = NULL;
+
+static void citus_post_parse_analyze(ParseState *pstate, Query *query, JumbleState *jstate);
 
 /*
  * Define pipeline.applying_cluster_config, which a worker's statement
@@ -54,6 +60,8 @@ citus_init(void)
 							 PGC_SUSET,
 							 GUC_NO_SHOW_ALL | GUC_NOT_IN_SAMPLE | GUC_DISALLOW_IN_FILE,
 							 NULL, NULL, NULL);
+	prev_post_parse_analyze_hook = post_parse_analyze_hook;
+	post_parse_analyze_hook = citus_post_parse_analyze;
 }
 
 /* A Citus catalog table (or index) by name, InvalidOid without Citus. */
@@ -395,4 +403,96 @@ citus_config_check(void)
 	if (have != published)
 		report_not_synced(psprintf("This worker applied configuration version %lld; its placement of pipeline.citus_config holds version %lld.",
 								   (long long) have, (long long) published));
+}
+
+/* Is table relid attached (any stage column), per pipeline.attached_tables? */
+static bool
+table_is_attached(Oid relid)
+{
+	Oid			nsp = get_namespace_oid("pipeline", true);
+	Oid			tab = OidIsValid(nsp) ? get_relname_relid("attached_tables", nsp) : InvalidOid;
+	Oid			idx = OidIsValid(nsp) ? get_relname_relid("attached_tables_pkey", nsp) : InvalidOid;
+	Relation	rel;
+	ScanKeyData key;
+	SysScanDesc scan;
+	bool		found;
+
+	if (!OidIsValid(tab))
+		return false;
+	rel = table_open(tab, AccessShareLock);
+	ScanKeyInit(&key, 1, BTEqualStrategyNumber, F_OIDEQ, ObjectIdGetDatum(relid));
+	scan = systable_beginscan(rel, idx, OidIsValid(idx), NULL, 1, &key);
+	found = HeapTupleIsValid(systable_getnext(scan));
+	systable_endscan(scan);
+	table_close(rel, AccessShareLock);
+	return found;
+}
+
+/* The Citus functions that turn a table into a Citus table. */
+static const char *const distributing_functions[] = {
+	"create_distributed_table", "create_distributed_table_concurrently",
+	"create_reference_table", "citus_add_local_table_to_metadata"
+};
+
+/*
+ * Walker: a call of one of Citus's distributing functions whose first
+ * argument is a constant naming an attached table.  Refused (0A000) before
+ * Citus does anything, with the order that works: the triggers would run
+ * on the rows copied into the new shards, and the history table would stay
+ * behind on the coordinator.
+ */
+static bool
+refuse_distributing_attached(Node *node, void *context)
+{
+	if (node == NULL)
+		return false;
+	if (IsA(node, FuncExpr))
+	{
+		FuncExpr   *f = (FuncExpr *) node;
+		Node	   *arg = f->args != NIL ? linitial(f->args) : NULL;
+
+		if (arg != NULL && IsA(arg, Const) && ((Const *) arg)->consttype == REGCLASSOID &&
+			!((Const *) arg)->constisnull &&
+			get_func_namespace(f->funcid) == PG_CATALOG_NAMESPACE)
+		{
+			char	   *fname = get_func_name(f->funcid);
+			Oid			relid = DatumGetObjectId(((Const *) arg)->constvalue);
+
+			for (int i = 0; fname != NULL && i < lengthof(distributing_functions); i++)
+			{
+				char	   *qual;
+
+				if (strcmp(fname, distributing_functions[i]) != 0 || !table_is_attached(relid))
+					continue;
+				qual = quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)),
+												  get_rel_name(relid));
+				ereport(ERROR,
+						(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+						 errmsg("cannot run %s() on table %s, which is attached to a pipeline", fname, qual),
+						 errdetail("Its rows would be copied into the new shards through the pipeline's triggers, and its stage history table would stay behind."),
+						 i < 2 ?
+						 errhint("Distribute it in this order: SELECT pipeline.detach('%s'); SELECT %s('%s', ...); SELECT pipeline.attach('%s'); the stage history table is kept and distributed with it.",
+								 qual, fname, qual, qual) :
+						 errhint("pipeline.attach() supports plain and hash-distributed tables: SELECT pipeline.detach('%s'); SELECT create_distributed_table('%s', '<key column>'); SELECT pipeline.attach('%s');",
+								 qual, qual, qual)));
+			}
+		}
+	}
+	return expression_tree_walker(node, refuse_distributing_attached, context);
+}
+
+/*
+ * post_parse_analyze hook: in a database with Citus, refuse distributing
+ * an attached table (above), for a SELECT naming it with a constant.
+ * Other forms still fail, later, in the triggers on the new shards.
+ */
+static void
+citus_post_parse_analyze(ParseState *pstate, Query *query, JumbleState *jstate)
+{
+	if (prev_post_parse_analyze_hook)
+		prev_post_parse_analyze_hook(pstate, query, jstate);
+	if (query->commandType != CMD_SELECT || query->targetList == NIL ||
+		query->rtable != NIL || !citus_present())
+		return;
+	(void) expression_tree_walker((Node *) query->targetList, refuse_distributing_attached, NULL);
 }

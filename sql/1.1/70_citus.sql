@@ -186,8 +186,11 @@ GRANT EXECUTE ON FUNCTION pipeline._citus_publish(boolean) TO @extowner@;
 
 -- Statement trigger of every configuration table.  On a Citus coordinator:
 -- publish.  On a worker: refuse, unless the change is the snapshot being
--- applied or Citus applying DDL propagated from the coordinator (whose
--- own publication follows): a worker's configuration is the coordinator's.
+-- applied, or comes from the coordinator through Citus (propagated DDL, a
+-- distributed table's metadata being dropped: the event triggers keep the
+-- worker's rows in step, and the coordinator's publication follows): a
+-- worker's configuration is the coordinator's.  Citus marks its own
+-- connections with application_name 'citus_internal gpid=...'.
 CREATE FUNCTION pipeline._citus_config_changed() RETURNS trigger
 	LANGUAGE plpgsql
 	SECURITY DEFINER
@@ -200,7 +203,8 @@ BEGIN
 		PERFORM pipeline._citus_publish(false);
 	ELSIF role = 'worker'
 		  AND pg_catalog.current_setting('pipeline.applying_cluster_config', true) IS DISTINCT FROM 'on'
-		  AND pg_catalog.current_setting('citus.enable_ddl_propagation', true) IS DISTINCT FROM 'off' THEN
+		  AND pg_catalog.current_setting('citus.enable_ddl_propagation', true) IS DISTINCT FROM 'off'
+		  AND pg_catalog.current_setting('application_name') NOT LIKE 'citus\_internal%' THEN
 		RAISE EXCEPTION 'the pipeline configuration of a Citus cluster is changed on its coordinator'
 			USING ERRCODE = '0A000',
 				  DETAIL = pg_catalog.format('This node is a Citus worker; a change to %s here would make its configuration differ from the coordinator''s.', TG_TABLE_NAME),
@@ -319,3 +323,142 @@ END
 $$;
 COMMENT ON FUNCTION pipeline.citus_resync() IS
 	'bring every Citus worker to the coordinator''s pipeline configuration (after adding a node, or for configuration made before the workers)';
+
+-- ---------------------------------------------------------------------------
+-- attach on Citus tables
+-- ---------------------------------------------------------------------------
+
+-- The distribution column of a hash-distributed table.
+CREATE FUNCTION pipeline._citus_distribution_column(rel regclass) RETURNS name
+	LANGUAGE plpgsql STABLE
+	SET search_path = pg_catalog, pg_temp
+	AS $$
+DECLARE
+	col name;
+BEGIN
+	EXECUTE 'SELECT pg_catalog.column_to_column_name(logicalrelid, partkey)::pg_catalog.name
+			   FROM pg_catalog.pg_dist_partition WHERE logicalrelid = $1 AND partmethod = ''h'''
+	   INTO col USING rel;
+	RETURN col;
+END
+$$;
+COMMENT ON FUNCTION pipeline._citus_distribution_column(regclass) IS
+	'pipeline: internal, the distribution column of a hash-distributed Citus table';
+
+-- Called by pipeline.attach() before anything else is done to the table:
+-- nothing for a table Citus does not know; for a hash-distributed table,
+-- check that the distribution column is part of the primary key (the
+-- history table is distributed on it, and its primary key is the table's
+-- plus seq) and allow the triggers that attach creates on every shard
+-- (citus.enable_unsafe_triggers and citus.multi_shard_modify_mode =
+-- sequential, for the rest of the transaction); refuse
+-- what is not supported, saying what is.
+CREATE FUNCTION pipeline._citus_prepare_attach(target regclass) RETURNS void
+	LANGUAGE plpgsql
+	SET search_path = pg_catalog, pg_temp
+	AS $$
+DECLARE
+	kind text := pipeline._citus_table_kind(target);
+	distcol name;
+BEGIN
+	IF kind IS NULL THEN
+		RETURN;
+	END IF;
+	IF pipeline._citus_role() = 'worker' THEN
+		RAISE EXCEPTION 'pipeline.attach() of Citus table % runs on the coordinator', target
+			USING ERRCODE = '0A000',
+				  HINT = 'Connect to the coordinator and run it there: the triggers reach every shard, the attachment every node.';
+	END IF;
+	IF kind = 'reference' THEN
+		RAISE EXCEPTION 'cannot attach a pipeline to Citus reference table %', target
+			USING ERRCODE = '0A000',
+				  DETAIL = 'A reference table is written on every node at once: each node''s trigger would record its own history row, with its own time and sequence number.',
+				  HINT = pg_catalog.format('Distribute it by a primary-key column instead: SELECT undistribute_table(%L); SELECT create_distributed_table(%L, ''<key column>''); then SELECT pipeline.attach(%L);',
+										   target::text, target::text, target::text);
+	ELSIF kind = 'local' THEN
+		RAISE EXCEPTION 'cannot attach a pipeline to Citus-local table %', target
+			USING ERRCODE = '0A000',
+				  DETAIL = 'A Citus-local table lives in a shard on the coordinator; pipeline.attach() supports hash-distributed tables and plain tables.',
+				  HINT = pg_catalog.format('Make it a plain table (SELECT undistribute_table(%L);) or distribute it (SELECT create_distributed_table(%L, ''<key column>'');), then attach it.',
+										   target::text, target::text);
+	ELSIF kind <> 'hash' THEN
+		RAISE EXCEPTION 'cannot attach a pipeline to Citus table %, which is not hash-distributed', target
+			USING ERRCODE = '0A000',
+				  HINT = 'Distribute it by hash on a primary-key column (create_distributed_table), then attach it.';
+	END IF;
+
+	distcol := pipeline._citus_distribution_column(target);
+	IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_index i
+					CROSS JOIN LATERAL pg_catalog.unnest(i.indkey::int2[]) AS k(attnum)
+					JOIN pg_catalog.pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum
+				   WHERE i.indrelid = target AND i.indisprimary AND a.attname = distcol) THEN
+		RAISE EXCEPTION 'distribution column "%" of table % is not part of its primary key', distcol, target
+			USING ERRCODE = '0A000',
+				  DETAIL = 'The stage history is distributed on the same column, colocated with the table, and its primary key is the table''s plus seq.',
+				  HINT = 'Distribute the table by a primary-key column.';
+	END IF;
+	-- attach creates the triggers on the table, and Citus on every shard;
+	-- the history's views and functions are propagated to every node, which
+	-- Citus does over one connection per node in a transaction that also
+	-- wrote the shards
+	PERFORM pg_catalog.set_config('citus.enable_unsafe_triggers', 'on', true);
+	PERFORM pg_catalog.set_config('citus.multi_shard_modify_mode', 'sequential', true);
+END
+$$;
+COMMENT ON FUNCTION pipeline._citus_prepare_attach(regclass) IS
+	'pipeline: internal, pipeline.attach() of a Citus table: check what is supported, allow triggers on its shards';
+
+-- Called by pipeline.detach() before it drops the triggers: Citus allows
+-- that on a distributed table only under citus.enable_unsafe_triggers (set
+-- for the rest of the transaction).
+CREATE FUNCTION pipeline._citus_allow_triggers(target regclass) RETURNS void
+	LANGUAGE plpgsql
+	SET search_path = pg_catalog, pg_temp
+	AS $$
+BEGIN
+	IF pipeline._citus_table_kind(target) IS NOT NULL THEN
+		PERFORM pg_catalog.set_config('citus.enable_unsafe_triggers', 'on', true);
+	END IF;
+END
+$$;
+COMMENT ON FUNCTION pipeline._citus_allow_triggers(regclass) IS
+	'pipeline: internal, pipeline.detach() of a Citus table: allow dropping the triggers of its shards';
+
+-- Called by pipeline.attach() once the history table exists (new, or the
+-- attachment's): for a hash-distributed table, distribute the history
+-- table on the same column, colocated with it, unless it already is (its
+-- rows, if any, move with it).  A history table distributed otherwise is
+-- refused.
+CREATE FUNCTION pipeline._citus_distribute_history(target regclass, history regclass) RETURNS void
+	LANGUAGE plpgsql
+	SET search_path = pg_catalog, pg_temp
+	AS $$
+DECLARE
+	kind text := pipeline._citus_table_kind(target);
+	hkind text := pipeline._citus_table_kind(history);
+	distcol name;
+	colocated boolean;
+BEGIN
+	IF kind IS DISTINCT FROM 'hash' THEN
+		RETURN;
+	END IF;
+	distcol := pipeline._citus_distribution_column(target);
+	IF hkind IS NULL THEN
+		PERFORM pg_catalog.create_distributed_table(history, distcol::text, colocate_with => target::text);
+		RETURN;
+	END IF;
+	EXECUTE 'SELECT h.colocationid = t.colocationid
+			   FROM pg_catalog.pg_dist_partition h, pg_catalog.pg_dist_partition t
+			  WHERE h.logicalrelid = $1 AND t.logicalrelid = $2'
+	   INTO colocated USING history, target;
+	IF hkind <> 'hash' OR pipeline._citus_distribution_column(history) IS DISTINCT FROM distcol
+	   OR NOT colocated THEN
+		RAISE EXCEPTION 'stage history table % is not distributed colocated with table %', history, target
+			USING ERRCODE = '55000',
+				  DETAIL = 'Its triggers write each row''s history into the colocated shard of the history table, on the same node.',
+				  HINT = pg_catalog.format('Undistribute it (SELECT undistribute_table(%L);) and run pipeline.attach() again, which distributes it colocated.', history::text);
+	END IF;
+END
+$$;
+COMMENT ON FUNCTION pipeline._citus_distribute_history(regclass, regclass) IS
+	'pipeline: internal, pipeline.attach() of a distributed table: distribute its stage history colocated with it';

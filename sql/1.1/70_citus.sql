@@ -24,7 +24,11 @@ CREATE TABLE pipeline.citus_config (
 	published_at	timestamptz NOT NULL
 );
 COMMENT ON TABLE pipeline.citus_config IS
-	'pipeline: internal, the configuration as published by the Citus coordinator to every node (by name, not OID)';
+	'internal: the configuration as published by the Citus coordinator to every node (by name, not OID)';
+COMMENT ON COLUMN pipeline.citus_config.id IS 'always 1: the table has one row';
+COMMENT ON COLUMN pipeline.citus_config.version IS 'publication number, one more at every publication';
+COMMENT ON COLUMN pipeline.citus_config.config IS 'the configuration tables'' rows, with types and tables by schema-qualified name';
+COMMENT ON COLUMN pipeline.citus_config.published_at IS 'when the coordinator published it';
 REVOKE ALL ON pipeline.citus_config FROM PUBLIC;
 GRANT SELECT ON pipeline.citus_config TO PUBLIC;
 
@@ -35,7 +39,9 @@ CREATE TABLE pipeline.citus_config_applied (
 	applied_at		timestamptz NOT NULL
 );
 COMMENT ON TABLE pipeline.citus_config_applied IS
-	'pipeline: internal, the version of pipeline.citus_config this Citus worker applied to its configuration tables';
+	'internal: the version of pipeline.citus_config this Citus worker applied to its configuration tables';
+COMMENT ON COLUMN pipeline.citus_config_applied.version IS 'the version of pipeline.citus_config applied';
+COMMENT ON COLUMN pipeline.citus_config_applied.applied_at IS 'when this node applied it';
 REVOKE ALL ON pipeline.citus_config_applied FROM PUBLIC;
 GRANT SELECT ON pipeline.citus_config_applied TO PUBLIC;
 -- Both are derived from the configuration tables (a publication, and what
@@ -60,7 +66,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION pipeline._citus_role() IS
-	'pipeline: internal, this node''s Citus role (coordinator, worker), NULL without Citus';
+	'internal: this node''s Citus role (coordinator, worker), NULL without Citus';
 
 -- Is relation rel a Citus table, and of which kind: 'hash', 'reference',
 -- 'local' (a Citus-local table), 'other'; NULL when not a Citus table.
@@ -85,7 +91,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION pipeline._citus_table_kind(regclass) IS
-	'pipeline: internal, the Citus kind of a table (hash, reference, local, other), NULL when it is not a Citus table';
+	'internal: the Citus kind of a table (hash, reference, local, other), NULL when it is not a Citus table';
 
 -- The configuration of this node, by name: what a worker needs to rebuild
 -- its tables with its own OIDs.  Rows in a fixed order, so that equal
@@ -130,7 +136,7 @@ CREATE FUNCTION pipeline._citus_config_snapshot() RETURNS jsonb
 						  LEFT JOIN rels hr ON hr.oid = a.history))
 $$;
 COMMENT ON FUNCTION pipeline._citus_config_snapshot() IS
-	'pipeline: internal, this node''s configuration tables by name (no OIDs), as published to Citus workers';
+	'internal: this node''s configuration tables by name (no OIDs), as published to Citus workers';
 
 -- Publish this coordinator's configuration to every worker, in the current
 -- transaction: make pipeline.citus_config a reference table if it is not
@@ -178,7 +184,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION pipeline._citus_publish(boolean) IS
-	'pipeline: internal, publish the configuration from the Citus coordinator to every worker';
+	'internal: publish the configuration from the Citus coordinator to every worker';
 REVOKE ALL ON FUNCTION pipeline._citus_publish(boolean) FROM PUBLIC;
 -- pipeline.citus_resync() runs as its caller: the extension owner (who may
 -- change the configuration) can call it.
@@ -214,7 +220,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION pipeline._citus_config_changed() IS
-	'pipeline: internal, trigger of the configuration tables: publish to Citus workers, or refuse a change made on a worker';
+	'internal: trigger of the configuration tables: publish to Citus workers, or refuse a change made on a worker';
 REVOKE ALL ON FUNCTION pipeline._citus_config_changed() FROM PUBLIC;
 
 CREATE TRIGGER zz_pipeline_citus AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE
@@ -291,7 +297,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION pipeline._citus_apply_config() IS
-	'pipeline: internal, trigger of pipeline.citus_config: a Citus worker applies the published configuration';
+	'internal: trigger of pipeline.citus_config: a Citus worker applies the published configuration';
 REVOKE ALL ON FUNCTION pipeline._citus_apply_config() FROM PUBLIC;
 
 CREATE TRIGGER apply_config AFTER INSERT OR UPDATE ON pipeline.citus_config
@@ -343,7 +349,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION pipeline._citus_distribution_column(regclass) IS
-	'pipeline: internal, the distribution column of a hash-distributed Citus table';
+	'internal: the distribution column of a hash-distributed Citus table';
 
 -- Called by pipeline.attach() before anything else is done to the table:
 -- nothing for a table Citus does not know; for a hash-distributed table,
@@ -406,7 +412,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION pipeline._citus_prepare_attach(regclass) IS
-	'pipeline: internal, pipeline.attach() of a Citus table: check what is supported, allow triggers on its shards';
+	'internal: pipeline.attach() of a Citus table: check what is supported, allow triggers on its shards';
 
 -- Called by pipeline.detach() before it drops the triggers: Citus allows
 -- that on a distributed table only under citus.enable_unsafe_triggers (set
@@ -422,7 +428,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION pipeline._citus_allow_triggers(regclass) IS
-	'pipeline: internal, pipeline.detach() of a Citus table: allow dropping the triggers of its shards';
+	'internal: pipeline.detach() of a Citus table: allow dropping the triggers of its shards';
 
 -- Called by pipeline.attach() once the history table exists (new, or the
 -- attachment's): for a hash-distributed table, distribute the history
@@ -461,4 +467,4 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION pipeline._citus_distribute_history(regclass, regclass) IS
-	'pipeline: internal, pipeline.attach() of a distributed table: distribute its stage history colocated with it';
+	'internal: pipeline.attach() of a distributed table: distribute its stage history colocated with it';

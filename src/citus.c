@@ -19,6 +19,7 @@
 #include "access/genam.h"
 #include "access/htup_details.h"
 #include "access/table.h"
+#include "catalog/dependency.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_namespace.h"
 #include "catalog/pg_type.h"
@@ -30,6 +31,9 @@
 #include "utils/builtins.h"
 #include "utils/fmgroids.h"
 #include "utils/guc.h"
+#include "utils/hsearch.h"
+#include "utils/inval.h"
+#include "utils/memutils.h"
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
 #include "utils/regproc.h"
@@ -262,8 +266,8 @@ shard_relation(Oid logical, int64 shardid)
 							NoLock, true);
 }
 
-bool
-citus_shard_lookup(Oid relid, CitusShard *shard, char **guess_name)
+static bool
+citus_shard_lookup_uncached(Oid relid, CitusShard *shard, char **guess_name)
 {
 	char	   *relname;
 	char	   *sep;
@@ -299,8 +303,8 @@ citus_shard_lookup(Oid relid, CitusShard *shard, char **guess_name)
 	return false;
 }
 
-Oid
-citus_colocated_relation(Oid logical, const CitusShard *near, const char *for_table)
+static Oid
+citus_colocated_relation_uncached(Oid logical, const CitusShard *near, const char *for_table)
 {
 	int32		colocation;
 	int32		near_colocation;
@@ -333,6 +337,182 @@ citus_colocated_relation(Oid logical, const CitusShard *near, const char *for_ta
 				 errmsg("the shard of stage history table \"%s\" colocated with table \"%s\" is not on this node",
 						get_rel_name(logical), for_table),
 				 errhint("Move colocated shards together (citus_move_shard_placement moves them so).")));
+	return result;
+}
+
+/*
+ * The identity sequence of a column; an error if it has none (a shard,
+ * which has no column defaults from sequences, cannot be written without).
+ */
+static Oid
+identity_sequence(Oid relid, const char *column)
+{
+	AttrNumber	attnum = get_attnum(relid, column);
+	List	   *seqs = getOwnedSequences(relid);
+	ListCell   *lc;
+
+	foreach(lc, seqs)
+	{
+		Oid			tab;
+		int32		col;
+
+		if (sequenceIsOwned(lfirst_oid(lc), DEPENDENCY_INTERNAL, &tab, &col) &&
+			tab == relid && col == attnum)
+			return lfirst_oid(lc);
+	}
+	ereport(ERROR,
+			(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+			 errmsg("column %s of stage history table \"%s\" is not an identity column",
+					column, get_rel_name(relid)),
+			 errhint("Run pipeline.attach() again with a new history table.")));
+	return InvalidOid;			/* keep the compiler quiet */
+}
+
+/*
+ * What the triggers of a query ask about their relation, remembered for the
+ * backend: is relid a shard (of which table), and into which relation does
+ * its table's history go.  Resolving them reads Citus's catalogs; a
+ * single-row statement on a shard would otherwise pay that once per
+ * trigger.  Dropped whole by any relcache invalidation of a relation it
+ * names, or of pg_dist_shard or pg_dist_partition (which Citus invalidates
+ * when it changes its metadata), or of everything.
+ */
+typedef struct ShardMapKey
+{
+	Oid			relid;			/* the relation a trigger fires on */
+	Oid			history;		/* InvalidOid: the shard lookup itself */
+} ShardMapKey;
+
+typedef struct ShardMapEntry
+{
+	ShardMapKey key;
+	bool		is_shard;
+	CitusShard	shard;
+	Oid			result;			/* the history relation on this node */
+	Oid			seq;			/* the sequence its seq comes from, or none */
+} ShardMapEntry;
+
+static HTAB *shard_map = NULL;
+static Oid	shard_map_catalogs[2];	/* pg_dist_shard, pg_dist_partition */
+static bool shard_map_callback_registered = false;
+
+/* Relcache callback: forget the map when something it depends on changed. */
+static void
+shard_map_invalidate(Datum arg, Oid relid)
+{
+	HASH_SEQ_STATUS status;
+	ShardMapEntry *e;
+
+	if (shard_map == NULL)
+		return;
+	if (OidIsValid(relid) && relid != shard_map_catalogs[0] && relid != shard_map_catalogs[1])
+	{
+		bool		hit = false;
+
+		hash_seq_init(&status, shard_map);
+		while ((e = hash_seq_search(&status)) != NULL)
+		{
+			if (e->key.relid == relid || e->key.history == relid || e->result == relid ||
+				e->shard.logical_relid == relid)
+			{
+				hit = true;
+				hash_seq_term(&status);
+				break;
+			}
+		}
+		if (!hit)
+			return;
+	}
+	hash_destroy(shard_map);
+	shard_map = NULL;
+}
+
+/* The entry for key, created (not yet filled: *found false) if new. */
+static ShardMapEntry *
+shard_map_entry(Oid relid, Oid history, bool *found)
+{
+	ShardMapKey key;
+
+	if (shard_map == NULL)
+	{
+		HASHCTL		ctl;
+
+		if (!shard_map_callback_registered)
+		{
+			CacheRegisterRelcacheCallback(shard_map_invalidate, (Datum) 0);
+			shard_map_callback_registered = true;
+		}
+		memset(&ctl, 0, sizeof(ctl));
+		ctl.keysize = sizeof(ShardMapKey);
+		ctl.entrysize = sizeof(ShardMapEntry);
+		ctl.hcxt = CacheMemoryContext;
+		shard_map = hash_create("pipeline Citus shard map", 32, &ctl,
+								HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+		shard_map_catalogs[0] = citus_catalog("pg_dist_shard");
+		shard_map_catalogs[1] = citus_catalog("pg_dist_partition");
+	}
+	memset(&key, 0, sizeof(key));
+	key.relid = relid;
+	key.history = history;
+	return hash_search(shard_map, &key, HASH_ENTER, found);
+}
+
+bool
+citus_shard_lookup(Oid relid, CitusShard *shard, char **guess_name)
+{
+	ShardMapEntry *e;
+	bool		found;
+	bool		is_shard;
+
+	if (guess_name)
+		*guess_name = NULL;
+	if (!citus_present())
+	{
+		memset(shard, 0, sizeof(*shard));
+		return false;
+	}
+	if (shard_map != NULL &&
+		(e = hash_search(shard_map, &(ShardMapKey) {relid, InvalidOid}, HASH_FIND, NULL)) != NULL)
+	{
+		*shard = e->shard;
+		return e->is_shard;
+	}
+	is_shard = citus_shard_lookup_uncached(relid, shard, guess_name);
+	/* a shard-like name unknown to the metadata may become known: not kept */
+	if (is_shard || guess_name == NULL || *guess_name == NULL)
+	{
+		e = shard_map_entry(relid, InvalidOid, &found);
+		e->is_shard = is_shard;
+		e->shard = *shard;
+		e->result = InvalidOid;
+	}
+	return is_shard;
+}
+
+Oid
+citus_colocated_relation(Oid logical, const CitusShard *near, const char *for_table,
+						 Oid *seq_relid)
+{
+	ShardMapEntry *e;
+	bool		found;
+	Oid			result;
+	Oid			seq = InvalidOid;
+
+	if (shard_map != NULL &&
+		(e = hash_search(shard_map, &(ShardMapKey) {near->shard_relid, logical}, HASH_FIND, NULL)) != NULL)
+	{
+		*seq_relid = e->seq;
+		return e->result;
+	}
+	result = citus_colocated_relation_uncached(logical, near, for_table);
+	if (result != logical)
+		seq = identity_sequence(logical, "seq");
+	e = shard_map_entry(near->shard_relid, logical, &found);
+	e->is_shard = true;
+	e->shard = *near;
+	e->result = result;
+	e->seq = seq;
+	*seq_relid = seq;
 	return result;
 }
 

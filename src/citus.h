@@ -47,9 +47,11 @@ extern bool citus_shard_lookup(Oid relid, CitusShard *shard, char **guess_name);
  * they belong with shard `near` of another table: its colocated shard for
  * a hash-distributed table, its only shard for a Citus-local table, the
  * table itself for a table Citus does not know.  Errors (naming `for_table`)
- * when there is none on this node.
+ * when there is none on this node.  For a shard, *seq_relid is this node's
+ * identity sequence of the table's column seq (shards have no column
+ * defaults from sequences), else InvalidOid.  Remembered for the backend.
  */
 extern Oid	citus_colocated_relation(Oid logical, const CitusShard *near,
-									 const char *for_table);
+									 const char *for_table, Oid *seq_relid);
 
 #endif							/* PIPELINE_CITUS_H */

@@ -40,7 +40,6 @@
 
 #include "access/parallel.h"
 #include "access/table.h"
-#include "catalog/dependency.h"
 #include "access/xact.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_type.h"
@@ -240,34 +239,6 @@ legacy_history_relid(TriggerData *trigdata)
 }
 
 /*
- * The identity sequence of column seq of a history table; an error if it
- * has none (a shard cannot be written without it).
- */
-static Oid
-history_seq_sequence(Oid hist_relid)
-{
-	AttrNumber	seq_attnum = get_attnum(hist_relid, "seq");
-	List	   *seqs = getOwnedSequences(hist_relid);
-	ListCell   *lc;
-
-	foreach(lc, seqs)
-	{
-		Oid			tab;
-		int32		col;
-
-		if (sequenceIsOwned(lfirst_oid(lc), DEPENDENCY_INTERNAL, &tab, &col) &&
-			tab == hist_relid && col == seq_attnum)
-			return lfirst_oid(lc);
-	}
-	ereport(ERROR,
-			(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-			 errmsg("column seq of stage history table \"%s\" is not an identity column",
-					get_rel_name(hist_relid)),
-			 errhint("Run pipeline.attach() again with a new history table.")));
-	return InvalidOid;			/* keep the compiler quiet */
-}
-
-/*
  * Find and check the history table of the trigger's attachment, once per
  * trigger per query: it exists, is a table, and belongs to the owner of the
  * attached table (42501 otherwise: its owner's triggers would run with that
@@ -306,9 +277,8 @@ record_cache_init(RecordCache *rc, TriggerData *trigdata, MemoryContext cxt)
 		Oid			logical_hist = hist_relid;
 
 		hist_relid = citus_colocated_relation(logical_hist, &tr->citus,
-											  quote_qualified_identifier(tr->root_schema, tr->root_name));
-		if (hist_relid != logical_hist)
-			rc->seq_relid = history_seq_sequence(logical_hist);
+											  quote_qualified_identifier(tr->root_schema, tr->root_name),
+											  &rc->seq_relid);
 	}
 
 	LockRelationOid(hist_relid, RowExclusiveLock);

@@ -150,6 +150,7 @@ AGGS=(
 	"pipeline.backlog_amount(amount, booked_at, fulfilled_at, $U)"
 	"pipeline.backlog_ratio(amount, booked_at, fulfilled_at, $P)"
 	"pipeline.book_to_bill(amount, booked_at, fulfilled_at, $P)"
+	"pipeline.backlog_series(amount, booked_at, fulfilled_at, '2026-01-01 00:00+00', '1 week', 20)"
 )
 for a in "${AGGS[@]}"; do
 	q="SELECT (SELECT array_agg(v::text ORDER BY g) FROM (SELECT region AS g, $a AS v FROM public.deals GROUP BY region) s)

@@ -94,3 +94,13 @@ stress: deps
 
 test-matrix:
 	@tools/test-matrix.sh $(VERSIONS)
+
+# The distributed cases on a real Citus cluster (coordinator + 2 workers on
+# private ports) from the Citus installed in PG_CONFIG's PostgreSQL; skipped
+# when there is none.  Not part of `make test` (CI has no Citus).
+.PHONY: test-citus bench-citus
+test-citus: deps
+	@tools/run-citus-tests.sh
+
+bench-citus: deps
+	@tools/run-citus-tests.sh --bench

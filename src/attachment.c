@@ -26,6 +26,7 @@
 #include "utils/rel.h"
 
 #include "attachment.h"
+#include "citus.h"
 
 /* Column numbers of pipeline.attached_tables. */
 #define Anum_attached_target			1
@@ -113,6 +114,8 @@ attachment_load(Oid relid)
 	HeapTuple	tup;
 	uint64		inval_before;
 
+	/* a Citus worker without its coordinator's configuration: error */
+	citus_config_check();
 	/* opening the table is where invalidations are processed */
 	rel = table_open(relid, AccessShareLock);
 	inval_before = attachment_inval_count;

@@ -19,9 +19,11 @@
  */
 #include "compat.h"
 
+#include "access/xact.h"
 #include "catalog/pg_type.h"
 #include "common/int.h"
 #include "fmgr.h"
+#include "storage/proc.h"
 #include "utils/array.h"
 #include "utils/memutils.h"
 
@@ -79,6 +81,7 @@ typedef struct CountTables
 typedef struct CountCallCache
 {
 	StageCallCache cc;			/* once-per-query invalidation, type memo */
+	MemoryContext cxt;			/* what the cache allocates lives here */
 	CountTables *tables;		/* NULL until the first row */
 	Oid			type_oid;		/* type described below; InvalidOid if none */
 	int			nstages;
@@ -102,7 +105,7 @@ typedef struct CountCallCache
 	 * costs one lookup: bit 0 counts it in the denominator, bit 1 in the
 	 * numerator.  Valid while outcome_loads == loads.
 	 */
-	uint8	   *outcome;		/* nstages entries, in fn_mcxt */
+	uint8	   *outcome;		/* nstages entries, in cxt */
 	int			outcome_len;	/* allocated entries */
 	Oid			outcome_args[2];	/* target, or from and to */
 	uint64		outcome_loads;
@@ -129,20 +132,103 @@ typedef struct ConversionCallCache
 static CountTables *count_tables_memo = NULL;
 
 /*
- * The call site's cache, created on its first call.  Creating it is where
- * pending invalidations are processed, once per query.
+ * Call-site caches of calls through an FmgrInfo without an expression
+ * (Citus's worker_partial_agg: a fresh FmgrInfo for every row), kept for the
+ * backend instead of in fn_extra, keyed by what does not change between
+ * those rows: the function, the aggregate node calling it, the statement.
+ * A few slots, so that the aggregates of one query do not evict each other;
+ * each slot's memory is a context of its own, reset when the slot is
+ * reused.  The conversion_rate(boolean) functions, which have no call cache,
+ * keep their aggregate node in conv.  (Two calls of one function over
+ * different enum types in one query share a slot, and reload its tables
+ * when the type changes: correct, only slower.)
  */
+#define COUNT_MEMO_SLOTS 8
+
+typedef struct CountMemo
+{
+	Oid			fn_oid;
+	void	   *context;
+	LocalTransactionId lxid;
+	TimestampTz stmt_start;
+	MemoryContext cxt;
+	CountCallCache *cache;
+	ConversionCallCache conv;
+} CountMemo;
+
+static CountMemo count_memo[COUNT_MEMO_SLOTS];
+static int	count_memo_next = 0;	/* the slot to reuse next */
+
+/* This call's memo slot (see CountMemo), emptied if it was another's. */
+static CountMemo *
+count_memo_slot(FunctionCallInfo fcinfo)
+{
+	LocalTransactionId lxid = compat_MyProcLxid;
+	TimestampTz stmt_start = GetCurrentStatementStartTimestamp();
+	CountMemo  *m;
+
+	for (int i = 0; i < COUNT_MEMO_SLOTS; i++)
+	{
+		m = &count_memo[i];
+		if (m->fn_oid == fcinfo->flinfo->fn_oid && m->context == (void *) fcinfo->context &&
+			m->lxid == lxid && m->stmt_start == stmt_start)
+			return m;
+	}
+	m = &count_memo[count_memo_next];
+	count_memo_next = (count_memo_next + 1) % COUNT_MEMO_SLOTS;
+	if (m->cxt == NULL)
+		m->cxt = AllocSetContextCreate(TopMemoryContext, "pipeline count memo",
+									   ALLOCSET_SMALL_SIZES);
+	else
+		MemoryContextReset(m->cxt);
+	m->cache = NULL;
+	memset(&m->conv, 0, sizeof(m->conv));
+	m->fn_oid = fcinfo->flinfo->fn_oid;
+	m->context = (void *) fcinfo->context;
+	m->lxid = lxid;
+	m->stmt_start = stmt_start;
+	return m;
+}
+
+/*
+ * The call site's cache, created on its first call (in fn_mcxt, or for a
+ * call without an expression in its backend-wide memo slot).  Creating it
+ * is where pending invalidations are processed, once per query.
+ */
+static pg_noinline CountCallCache *
+count_call_cache_create(FunctionCallInfo fcinfo)
+{
+	CountCallCache *c;
+
+	if (fcinfo->flinfo->fn_expr == NULL)
+	{
+		CountMemo  *m = count_memo_slot(fcinfo);
+
+		if (m->cache == NULL)
+		{
+			m->cache = MemoryContextAllocZero(m->cxt, sizeof(CountCallCache));
+			m->cache->cxt = m->cxt;
+			stage_call_cache_init(&m->cache->cc);
+		}
+		c = m->cache;
+	}
+	else
+	{
+		c = MemoryContextAllocZero(fcinfo->flinfo->fn_mcxt, sizeof(CountCallCache));
+		c->cxt = fcinfo->flinfo->fn_mcxt;
+		stage_call_cache_init(&c->cc);
+	}
+	fcinfo->flinfo->fn_extra = c;
+	return c;
+}
+
 static inline CountCallCache *
 count_call_cache(FunctionCallInfo fcinfo)
 {
 	CountCallCache *c = (CountCallCache *) fcinfo->flinfo->fn_extra;
 
 	if (unlikely(c == NULL))
-	{
-		c = MemoryContextAllocZero(fcinfo->flinfo->fn_mcxt, sizeof(CountCallCache));
-		stage_call_cache_init(&c->cc);
-		fcinfo->flinfo->fn_extra = c;
-	}
+		c = count_call_cache_create(fcinfo);
 	return c;
 }
 
@@ -244,7 +330,7 @@ count_call_cache_load(FunctionCallInfo fcinfo, CountCallCache *c, const StageTyp
 		count_tables_memo = count_tables_build(type);
 	}
 
-	t = MemoryContextAlloc(fcinfo->flinfo->fn_mcxt, count_tables_memo->size);
+	t = MemoryContextAlloc(c->cxt, count_tables_memo->size);
 	memcpy(t, count_tables_memo, count_tables_memo->size);
 	if (c->tables != NULL)
 		pfree(c->tables);
@@ -364,7 +450,9 @@ count_in_aggregate(FunctionCallInfo fcinfo, CountCallCache *c)
 		return false;
 	if (c == NULL)
 	{
-		if (fcinfo->flinfo->fn_extra == NULL)
+		if (fcinfo->flinfo->fn_extra == NULL && fcinfo->flinfo->fn_expr == NULL)
+			fcinfo->flinfo->fn_extra = &count_memo_slot(fcinfo)->conv;	/* see CountMemo */
+		else if (fcinfo->flinfo->fn_extra == NULL)
 			fcinfo->flinfo->fn_extra =
 				MemoryContextAllocZero(fcinfo->flinfo->fn_mcxt, sizeof(ConversionCallCache));
 		((ConversionCallCache *) fcinfo->flinfo->fn_extra)->agg_context = fcinfo->context;
@@ -552,7 +640,7 @@ count_outcome_build(FunctionCallInfo fcinfo, CountCallCache *c,
 	{
 		if (c->outcome != NULL)
 			pfree(c->outcome);
-		c->outcome = MemoryContextAlloc(fcinfo->flinfo->fn_mcxt, n);
+		c->outcome = MemoryContextAlloc(c->cxt, n);
 		c->outcome_len = n;
 	}
 	for (int at = 0; at < n; at++)

@@ -65,6 +65,7 @@
 #include "utils/queryenvironment.h"
 
 #include "attachment.h"
+#include "citus.h"
 #include "history.h"
 #include "stage_meta.h"
 #include "transition.h"
@@ -117,6 +118,7 @@ typedef struct HistoryQueue
 	bool		keybyval[INDEX_MAX_KEYS];
 	char		keyalign[INDEX_MAX_KEYS];
 	Oid			stage_type;
+	Oid			seq_relid;		/* a Citus shard's: seq from this sequence */
 
 	int			nrows;
 	int			maxrows;
@@ -137,6 +139,7 @@ typedef struct RecordCache
 {
 	TransitionRel rel;
 	HistoryKey	key;
+	Oid			seq_relid;		/* InvalidOid, or the sequence seq comes from */
 	uint64		queue_generation;	/* queue below belongs to this one */
 	HistoryQueue *queue;
 } RecordCache;
@@ -262,6 +265,22 @@ record_cache_init(RecordCache *rc, TriggerData *trigdata, MemoryContext cxt)
 				 errdetail("It was dropped, or the table is attached without history."),
 				 errhint("Run pipeline.attach() again to create it, or with track_history => false.")));
 
+	/*
+	 * On a Citus shard, history goes into the colocated shard of the history
+	 * table, on this node, written directly (no distributed plan per row).
+	 * Shards have no column defaults from sequences, so seq is drawn from
+	 * this node's identity sequence of the history table.
+	 */
+	rc->seq_relid = InvalidOid;
+	if (OidIsValid(tr->citus.shard_relid))
+	{
+		Oid			logical_hist = hist_relid;
+
+		hist_relid = citus_colocated_relation(logical_hist, &tr->citus,
+											  quote_qualified_identifier(tr->root_schema, tr->root_name),
+											  &rc->seq_relid);
+	}
+
 	LockRelationOid(hist_relid, RowExclusiveLock);
 	tp = SearchSysCache1(RELOID, ObjectIdGetDatum(hist_relid));
 	if (!HeapTupleIsValid(tp))
@@ -351,6 +370,7 @@ history_queue_get(RecordCache *rc)
 			get_typlenbyvalalign(tr->keytypes[i], &q->keylen[i], &q->keybyval[i], &q->keyalign[i]);
 		}
 		q->stage_type = tr->stage_type;
+		q->seq_relid = rc->seq_relid;
 		q->nrows = 0;
 		q->maxrows = 64;
 		q->keys = palloc(sizeof(Datum) * q->maxrows * Max(q->nkeys, 1));
@@ -440,6 +460,7 @@ static void
 history_insert_text(HistoryQueue *q, bool single, StringInfo sql)
 {
 	int			ncols = q->nkeys + 4;
+	char		seqexpr[80] = "";
 	int			i;
 
 	appendStringInfo(sql, "INSERT INTO %s (",
@@ -447,19 +468,27 @@ history_insert_text(HistoryQueue *q, bool single, StringInfo sql)
 												get_rel_name(q->key.hist_relid)));
 	for (i = 0; i < q->nkeys; i++)
 		appendStringInfo(sql, "%s, ", quote_identifier(q->keynames[i]));
-	appendStringInfoString(sql, "from_stage, to_stage, changed_at, changed_by) ");
+	appendStringInfoString(sql, "from_stage, to_stage, changed_at, changed_by");
+	/* a Citus shard: seq from this node's identity sequence of the table */
+	if (OidIsValid(q->seq_relid))
+	{
+		appendStringInfoString(sql, ", seq");
+		snprintf(seqexpr, sizeof(seqexpr),
+				 ", pg_catalog.nextval(%u::pg_catalog.oid::pg_catalog.regclass)", q->seq_relid);
+	}
+	appendStringInfoString(sql, ") ");
 	if (single)
 	{
 		appendStringInfoString(sql, "VALUES (");
 		for (i = 0; i < ncols - 1; i++)
 			appendStringInfo(sql, "$%d, ", i + 1);
-		appendStringInfo(sql, "pg_catalog.pg_get_userbyid($%d))", ncols);
+		appendStringInfo(sql, "pg_catalog.pg_get_userbyid($%d)%s)", ncols, seqexpr);
 		return;
 	}
 	appendStringInfoString(sql, "SELECT ");
 	for (i = 0; i < ncols - 1; i++)
 		appendStringInfo(sql, "r.c%d, ", i + 1);
-	appendStringInfo(sql, "pg_catalog.pg_get_userbyid(r.c%d) FROM " HISTORY_ROWS_RELATION " AS r", ncols);
+	appendStringInfo(sql, "pg_catalog.pg_get_userbyid(r.c%d)%s FROM " HISTORY_ROWS_RELATION " AS r", ncols, seqexpr);
 }
 
 /* Row r of q as the values of the INSERT's columns (the ENR's, or $n). */

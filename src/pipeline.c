@@ -8,6 +8,7 @@
 #include "utils/guc.h"
 
 #include "attachment.h"
+#include "citus.h"
 #include "history.h"
 #include "pipeline.h"
 #include "stage_meta.h"
@@ -36,6 +37,7 @@ _PG_init(void)
 							 PGC_SUSET,
 							 0,
 							 NULL, NULL, NULL);
+	citus_init();
 	MarkGUCPrefixReserved("pipeline");
 
 	stage_meta_init();

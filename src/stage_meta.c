@@ -22,11 +22,13 @@
 #include "access/skey.h"
 #include "access/stratnum.h"
 #include "access/table.h"
+#include "access/xact.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_enum.h"
 #include "catalog/pg_type.h"
 #include "nodes/makefuncs.h"
 #include "parser/parse_type.h"
+#include "storage/proc.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/catcache.h"
@@ -40,6 +42,7 @@
 #include "utils/rel.h"
 #include "utils/syscache.h"
 
+#include "citus.h"
 #include "stage_meta.h"
 
 PG_FUNCTION_INFO_V1(pipeline_config_changed);
@@ -649,6 +652,8 @@ stage_type_get(Oid type_oid, bool missing_ok)
 					 errhint("A pipeline's stages are the labels of an enum type: CREATE TYPE ... AS ENUM (...).")));
 		}
 
+		/* a Citus worker without its coordinator's configuration: error */
+		citus_config_check();
 		start_count = inval_count;
 		resolve_catalog_objects();
 		old = MemoryContextSwitchTo(cache_cxt);
@@ -753,11 +758,54 @@ stage_call_cache_init(StageCallCache *cc)
 	cc->type = NULL;
 }
 
-/* A StageCallCache kept in fn_extra, initialized on the first call. */
+/*
+ * The backend-wide memo of stage_call_cache_get for calls through an
+ * FmgrInfo without an expression: Citus's worker_partial_agg makes a fresh
+ * one (fmgr_info, no fn_expr) for every row, so fn_extra never survives a
+ * row.  Keyed by what does not change between those rows: the function and
+ * the statement (local transaction and statement start); a few slots, so
+ * that the aggregates of one query do not evict each other.
+ */
+#define STAGE_CALL_MEMO_SLOTS 8
+
+static struct
+{
+	Oid			fn_oid;
+	LocalTransactionId lxid;
+	TimestampTz stmt_start;
+	StageCallCache cc;
+} stage_call_memo[STAGE_CALL_MEMO_SLOTS];
+static int	stage_call_memo_next = 0;
+
+/*
+ * A StageCallCache kept in fn_extra, initialized on the first call; for a
+ * call site without an expression, its memo slot for the statement.
+ */
 StageCallCache *
 stage_call_cache_get(FmgrInfo *flinfo)
 {
-	if (flinfo->fn_extra == NULL)
+	if (flinfo->fn_extra == NULL && flinfo->fn_expr == NULL)
+	{
+		LocalTransactionId lxid = compat_MyProcLxid;
+		TimestampTz stmt_start = GetCurrentStatementStartTimestamp();
+		int			i;
+
+		for (i = 0; i < STAGE_CALL_MEMO_SLOTS; i++)
+			if (stage_call_memo[i].fn_oid == flinfo->fn_oid &&
+				stage_call_memo[i].lxid == lxid && stage_call_memo[i].stmt_start == stmt_start)
+				break;
+		if (i == STAGE_CALL_MEMO_SLOTS)
+		{
+			i = stage_call_memo_next;
+			stage_call_memo_next = (stage_call_memo_next + 1) % STAGE_CALL_MEMO_SLOTS;
+			stage_call_cache_init(&stage_call_memo[i].cc);
+			stage_call_memo[i].fn_oid = flinfo->fn_oid;
+			stage_call_memo[i].lxid = lxid;
+			stage_call_memo[i].stmt_start = stmt_start;
+		}
+		flinfo->fn_extra = &stage_call_memo[i].cc;
+	}
+	else if (flinfo->fn_extra == NULL)
 	{
 		StageCallCache *cc = MemoryContextAlloc(flinfo->fn_mcxt, sizeof(StageCallCache));
 

@@ -16,6 +16,7 @@
 #include "utils/rel.h"
 
 #include "attachment.h"
+#include "citus.h"
 
 
 /*
@@ -38,6 +39,12 @@ typedef struct TransitionRel
 	 * keyed by it and history is written with its owner's rights.
 	 */
 	Oid			root_relid;
+	/*
+	 * When relid (or its partitioned root) is a Citus shard: that shard, and
+	 * root_relid is its table, whose attachment the trigger follows.
+	 */
+	CitusShard	citus;
+	const char *citus_guess;	/* shard-like name of a shard unknown here */
 	/* filled by transition_rel_root(), only when needed */
 	Oid			root_owner;
 	const char *root_schema;

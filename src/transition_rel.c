@@ -65,6 +65,7 @@ transition_rel_init(TransitionRel *tr, TriggerData *trigdata,
 	MemoryContext oldcxt;
 	const char *column;
 	Oid			pkoid;
+	bool		attached;
 	int			i;
 
 	oldcxt = MemoryContextSwitchTo(cxt);
@@ -188,9 +189,31 @@ transition_rel_init(TransitionRel *tr, TriggerData *trigdata,
 		index_close(idx, AccessShareLock);
 	}
 
+	/*
+	 * A Citus shard (of the table, or of its partitioned root): the table is
+	 * what is attached, and what errors name.
+	 */
+	{
+		char	   *guess = NULL;
+
+		if (citus_shard_lookup(tr->root_relid, &tr->citus, &guess))
+			tr->root_relid = tr->citus.logical_relid;
+		tr->citus_guess = guess;
+	}
+
 	/* The attachment of the table the trigger was defined on. */
 	tr->legacy = !attachment_config_exists();
-	if (!tr->legacy && !attachment_get(tr->root_relid, column, &tr->att, cxt))
+	attached = tr->legacy || attachment_get(tr->root_relid, column, &tr->att, cxt);
+	if (!attached && (OidIsValid(tr->citus.shard_relid) || tr->citus_guess != NULL))
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("table \"%s\" was distributed by Citus after pipeline.attach(): detach it, distribute it, then attach it again",
+						OidIsValid(tr->citus.shard_relid) ?
+						get_rel_name(tr->root_relid) : tr->citus_guess),
+				 errdetail("Trigger \"%s\" on its shard \"%s\" calls %s(), but this node has no attachment for the table.",
+						   trigger->tgname, RelationGetRelationName(rel), funcname),
+				 errhint("Distribute an attached table in this order: pipeline.detach() it, run create_distributed_table(), then run pipeline.attach() again; its stage history table is kept and distributed with it.")));
+	if (!attached)
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("table \"%s\" is not attached to a pipeline on column \"%s\"",

@@ -488,7 +488,6 @@ CREATE FUNCTION pipeline.attach(target regclass, stage_column name DEFAULT 'stag
 		n text;
 		g record;
 		other record;
-		is_citus boolean := false;
 		cfg record;
 	BEGIN
 		IF target IS NULL OR stage_column IS NULL OR ruleset IS NULL OR track_history IS NULL THEN
@@ -509,16 +508,9 @@ CREATE FUNCTION pipeline.attach(target regclass, stage_column name DEFAULT 'stag
 				USING ERRCODE = '42809', DETAIL = 'A pipeline attaches to a table or a partitioned table.';
 		END IF;
 
-		IF pg_catalog.to_regclass('pg_catalog.pg_dist_partition') IS NOT NULL THEN
-			EXECUTE 'SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_dist_partition WHERE logicalrelid = $1)'
-			   INTO is_citus USING target;
-			IF is_citus THEN
-				RAISE EXCEPTION 'cannot attach a pipeline to Citus distributed table %', qual
-					USING ERRCODE = '0A000',
-						  DETAIL = 'Distributed tables are not supported yet.',
-						  HINT = 'Attach before distributing is not supported either; keep the table local (or a reference table).';
-			END IF;
-		END IF;
+		-- Citus (sql/1.1/70_citus.sql): refuses what is not supported, allows
+		-- the triggers on a distributed table's shards.
+		PERFORM pipeline._citus_prepare_attach(target);
 
 		IF NOT pg_catalog.pg_has_role(current_user, rel.relowner, 'USAGE') THEN
 			RAISE EXCEPTION 'must be owner of table %', qual USING ERRCODE = '42501';
@@ -724,6 +716,10 @@ CREATE FUNCTION pipeline.attach(target regclass, stage_column name DEFAULT 'stag
 			END IF;
 		END IF;
 
+		-- Citus (sql/1.1/70_citus.sql): the history of a distributed table is
+		-- distributed colocated with it.
+		PERFORM pipeline._citus_distribute_history(target, hist_oid::pg_catalog.regclass);
+
 		-- An imported history (validated as it is loaded), then one creation
 		-- row per row that has no history yet (all rows, the first time), in
 		-- key order, dated by the entered-at column where it has a value.
@@ -803,6 +799,8 @@ CREATE OR REPLACE FUNCTION pipeline.detach(target regclass, stage_column name DE
 		PERFORM pipeline._drop_history_functions(target, stage_column);
 		PERFORM pipeline._drop_history_views(target, stage_column);
 
+		-- Citus (sql/1.1/70_citus.sql): allows dropping a distributed table's triggers.
+		PERFORM pipeline._citus_allow_triggers(target);
 		FOREACH trg IN ARRAY pipeline._trigger_names(stage_column)
 		LOOP
 			IF EXISTS (SELECT 1 FROM pg_catalog.pg_trigger t

@@ -2,8 +2,8 @@
 # `make test-citus` (and `make bench-citus`): the distributed cases on a
 # real Citus cluster -- a coordinator and two workers started with pg_ctl
 # from the Citus installed in PG_CONFIG's PostgreSQL, on private ports
-# (CITUS_PORT, default 58700, and the next two) with a private socket
-# directory, stopped and removed at the end.  Builds and installs the
+# (CITUS_PORT and the next two; by default the first free three from
+# 58700) with a private socket directory, stopped and removed at the end.  Builds and installs the
 # extension into that PostgreSQL first, like `make test`.  Citus itself is
 # never built here: without PG_CONFIG's pkglibdir/citus.so the run is
 # skipped (exit 0), as on CI, where Debian has no Citus package.
@@ -37,13 +37,20 @@ else
 	as_server() { "$@"; }
 fi
 
+# Three free ports: CITUS_PORT and the next two, or (without CITUS_PORT)
+# the first free triple from 58700 on, so that runs can go side by side.
+port_in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 BASE=${CITUS_PORT:-58700}
-PORTS=("$BASE" "$((BASE + 1))" "$((BASE + 2))")
-for p in "${PORTS[@]}"; do
-	if (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
-		echo "citus: port $p is in use; set CITUS_PORT to another base port" >&2
+for ((try = 0; ; try++)); do
+	PORTS=("$BASE" "$((BASE + 1))" "$((BASE + 2))")
+	busy=""
+	for p in "${PORTS[@]}"; do port_in_use "$p" && busy=$p; done
+	[ -z "$busy" ] && break
+	if [ -n "${CITUS_PORT:-}" ] || [ "$try" -ge 20 ]; then
+		echo "citus: port $busy is in use; set CITUS_PORT to another base port" >&2
 		exit 1
 	fi
+	BASE=$((BASE + 3))
 done
 
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/pipeline-citus.XXXXXX")

@@ -45,12 +45,8 @@ COMMENT ON COLUMN pipeline.citus_config_applied.applied_at IS 'when this node ap
 REVOKE ALL ON pipeline.citus_config_applied FROM PUBLIC;
 GRANT SELECT ON pipeline.citus_config_applied TO PUBLIC;
 -- Both are derived from the configuration tables (a publication, and what
--- a node did with it): registered as configuration, but dumped empty.
-SELECT pg_catalog.pg_extension_config_dump('pipeline.citus_config', 'WHERE false');
-SELECT pg_catalog.pg_extension_config_dump('pipeline.citus_config_applied', 'WHERE false');
--- pg_restore still COPYs into them (no rows): the extension owner, who may
--- edit the configuration anyway, restores them too.
-GRANT SELECT, INSERT, UPDATE, DELETE, TRUNCATE ON pipeline.citus_config, pipeline.citus_config_applied TO @extowner@;
+-- a node did with it), not configuration: not dumped (a restored cluster
+-- publishes again at its first change, or with pipeline.citus_resync()).
 
 -- 'coordinator' or 'worker' in a database where the citus extension
 -- exists, NULL otherwise.  (A lone Citus node is its own coordinator.)

@@ -212,6 +212,8 @@ SELECT c.oid::regclass AS member_table_not_dumped
   FROM pg_class c JOIN pg_depend d ON d.classid = 'pg_class'::regclass AND d.objid = c.oid AND d.deptype = 'e'
  WHERE d.refobjid = (SELECT oid FROM pg_extension WHERE extname = 'pipeline')
    AND c.relkind IN ('r', 'p')
+   -- derived Citus state, not configuration (sql/1.1/70_citus.sql)
+   AND c.oid NOT IN ('pipeline.citus_config'::regclass, 'pipeline.citus_config_applied'::regclass)
    AND NOT EXISTS (SELECT 1 FROM pg_extension e WHERE e.extname = 'pipeline' AND c.oid = ANY (e.extconfig));
 -- and every SQL function still pins its search_path
 SELECT p.oid::regprocedure AS unpinned_function

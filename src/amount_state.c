@@ -323,41 +323,6 @@ bad_state(const char *input, const char *why)
 			 errhint("States are made by the pipeline amount aggregates; the text form is \"1 <kind> <rows> <param> <count:scale:count_at_scale:sum> <...>\".")));
 }
 
-/* A decimal numeral, optionally signed, with an optional fraction. */
-static bool
-valid_decimal(const char *s)
-{
-	bool		digits = false;
-
-	if (*s == '-')
-		s++;
-	while (isdigit((unsigned char) *s))
-		s++, digits = true;
-	if (*s == '.')
-	{
-		s++;
-		while (isdigit((unsigned char) *s))
-			s++, digits = true;
-	}
-	return digits && *s == '\0';
-}
-
-/* Parse a whole int64 token; false when it is not one. */
-static bool
-parse_int64(const char *s, int64 *out)
-{
-	char	   *end;
-	long long	v;
-
-	if (*s == '\0' || isspace((unsigned char) *s))
-		return false;
-	errno = 0;
-	v = strtoll(s, &end, 10);
-	if (errno != 0 || *end != '\0')
-		return false;
-	*out = (int64) v;
-	return true;
-}
 
 /*
  * Validate parts and build the state.  Every invariant the aggregate
@@ -418,7 +383,7 @@ state_from_parts(const StateParts *p, const char *input)
 			bad_state(input, "backlog_sums adds every row to both sums.");
 		if (p->kind == AMOUNT_KIND_WIN_RATE && i == 1 && p->count[0] + p->count[1] > p->nrows)
 			bad_state(input, "A row is either won or lost.");
-		if (!valid_decimal(p->value[i]))
+		if (!money_valid_decimal(p->value[i]))
 			bad_state(input, "A sum's value must be a plain decimal number.");
 		if (p->count[i] == 0)
 		{
@@ -520,8 +485,8 @@ parse_sum(char *tok, const char *input, StateParts *p, int i)
 			*tok++ = '\0';
 		}
 	}
-	if (!parse_int64(f[0], &p->count[i]) || !parse_int64(f[1], &dscale) ||
-		!parse_int64(f[2], &p->dscale_count[i]) || dscale < -1 || dscale > INT_MAX)
+	if (!money_parse_int64(f[0], &p->count[i]) || !money_parse_int64(f[1], &dscale) ||
+		!money_parse_int64(f[2], &p->dscale_count[i]) || dscale < -1 || dscale > INT_MAX)
 		bad_state(input, "A sum is written <count>:<scale>:<count at scale>:<value>.");
 	p->dscale[i] = (int32) dscale;
 	p->value[i] = f[3];
@@ -545,7 +510,7 @@ parse_param(char *tok, const char *input, int kind, StateParts *p)
 	}
 	if (tok[0] == '@')
 	{
-		if (kind != AMOUNT_KIND_BACKLOG_AMOUNT || !parse_int64(tok + 1, &p->upper))
+		if (kind != AMOUNT_KIND_BACKLOG_AMOUNT || !money_parse_int64(tok + 1, &p->upper))
 			bad_state(input, "An as_of instant is written @<microseconds since 2000-01-01 UTC>.");
 		return;
 	}
@@ -560,9 +525,9 @@ parse_param(char *tok, const char *input, int kind, StateParts *p)
 			tok[len - 1] = '\0';
 			if (strcmp(tok + 1, "-inf") == 0)
 				p->flags |= AS_LOWER_INF;
-			else if (!parse_int64(tok + 1, &p->lower))
+			else if (!money_parse_int64(tok + 1, &p->lower))
 				bad_state(input, "A period is written [<lower|-inf>,<upper>) in microseconds since 2000-01-01 UTC.");
-			if (parse_int64(comma + 1, &p->upper))
+			if (money_parse_int64(comma + 1, &p->upper))
 				return;
 		}
 	}
@@ -613,12 +578,12 @@ pipeline_amount_state_in(PG_FUNCTION_ARGS)
 	}
 	if (n != 6)
 		bad_state(input, "A state has six space-separated fields.");
-	if (!parse_int64(tok[0], &version))
+	if (!money_parse_int64(tok[0], &version))
 		bad_state(input, "The first field is the format version.");
 	check_version(version, input);
 	memset(&p, 0, sizeof(p));
 	p.kind = parse_kind(tok[1], input);
-	if (!parse_int64(tok[2], &p.nrows))
+	if (!money_parse_int64(tok[2], &p.nrows))
 		bad_state(input, "The third field is the row count.");
 	parse_param(tok[3], input, p.kind, &p);
 	parse_sum(tok[4], input, &p, 0);

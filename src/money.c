@@ -11,6 +11,9 @@
  */
 #include "compat.h"
 
+#include <ctype.h>
+#include <errno.h>
+
 #include "utils/builtins.h"
 #include "utils/fmgrprotos.h"
 
@@ -514,4 +517,43 @@ money_numeric_dscale(Numeric n)
 
 	money_read(NumericGetDatum(n), "value", &v);
 	return v.scale;
+}
+
+/*
+ * A decimal numeral, optionally signed, with an optional fraction: the form
+ * a sum takes in the state types' text forms.
+ */
+bool
+money_valid_decimal(const char *s)
+{
+	bool		digits = false;
+
+	if (*s == '-')
+		s++;
+	while (isdigit((unsigned char) *s))
+		s++, digits = true;
+	if (*s == '.')
+	{
+		s++;
+		while (isdigit((unsigned char) *s))
+			s++, digits = true;
+	}
+	return digits && *s == '\0';
+}
+
+/* Parse a whole int64 token of a state's text form; false when it is not one. */
+bool
+money_parse_int64(const char *s, int64 *out)
+{
+	char	   *end;
+	long long	v;
+
+	if (*s == '\0' || isspace((unsigned char) *s))
+		return false;
+	errno = 0;
+	v = strtoll(s, &end, 10);
+	if (errno != 0 || *end != '\0')
+		return false;
+	*out = (int64) v;
+	return true;
 }

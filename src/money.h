@@ -93,6 +93,10 @@ extern Numeric money_numeric_add(Numeric a, Numeric b);
 extern bool money_numeric_is_zero(Numeric n);
 extern int32 money_numeric_dscale(Numeric n);
 
+/* Tokens of the amount and series states' text forms. */
+extern bool money_valid_decimal(const char *s);
+extern bool money_parse_int64(const char *s, int64 *out);
+
 /*
  * Inline fast paths, for the per-row calls of transition functions.
  *

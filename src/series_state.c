@@ -793,41 +793,6 @@ bad_state(const char *input, const char *why)
 			 errhint("States are made by pipeline.backlog_series; the text form is \"1 <rows> <origin> <months>:<days>:<usecs> <periods> <hash> <cover> <entries>\".")));
 }
 
-/* A decimal numeral, optionally signed, with an optional fraction. */
-static bool
-valid_decimal(const char *s)
-{
-	bool		digits = false;
-
-	if (*s == '-')
-		s++;
-	while (isdigit((unsigned char) *s))
-		s++, digits = true;
-	if (*s == '.')
-	{
-		s++;
-		while (isdigit((unsigned char) *s))
-			s++, digits = true;
-	}
-	return digits && *s == '\0';
-}
-
-/* Parse a whole int64 token; false when it is not one. */
-static bool
-parse_int64(const char *s, int64 *out)
-{
-	char	   *end;
-	long long	v;
-
-	if (*s == '\0' || isspace((unsigned char) *s))
-		return false;
-	errno = 0;
-	v = strtoll(s, &end, 10);
-	if (errno != 0 || *end != '\0')
-		return false;
-	*out = (int64) v;
-	return true;
-}
 
 /* Parse a whole int32 token in [lo, hi]. */
 static bool
@@ -835,7 +800,7 @@ parse_int32(const char *s, int32 lo, int32 hi, int32 *out)
 {
 	int64		v;
 
-	if (!parse_int64(s, &v) || v < lo || v > hi)
+	if (!money_parse_int64(s, &v) || v < lo || v > hi)
 		return false;
 	*out = (int32) v;
 	return true;
@@ -888,7 +853,7 @@ input_sum(SeriesState *st, const char *input, int a, int64 slot, int64 count, in
 		bad_state(input, "A sum's count must be between 1 and the row count.");
 	if (dscale < 0 || dscale > SERIES_MAX_DSCALE || dscale_count < 1 || dscale_count > count)
 		bad_state(input, "A sum's scale or count at that scale is out of range.");
-	if (!valid_decimal(value))
+	if (!money_valid_decimal(value))
 		bad_state(input, "A sum's value must be a plain decimal number.");
 	n = DatumGetNumeric(DirectFunctionCall3(numeric_in, CStringGetDatum(value),
 											ObjectIdGetDatum(InvalidOid), Int32GetDatum(-1)));
@@ -1063,7 +1028,7 @@ parse_step(char *tok, const char *input, Interval *step)
 	}
 	if (!parse_int32(f[0], PG_INT32_MIN, PG_INT32_MAX, &step->month) ||
 		!parse_int32(f[1], PG_INT32_MIN, PG_INT32_MAX, &step->day) ||
-		!parse_int64(f[2], &t))
+		!money_parse_int64(f[2], &t))
 		bad_state(input, "The step is written <months>:<days>:<microseconds>.");
 	step->time = t;
 }
@@ -1113,8 +1078,8 @@ parse_entry(char *tok, const char *input, SeriesState *st)
 		if (slash == NULL)
 			bad_state(input, "A cover entry is written c<scale>/<slot>=<difference>.");
 		*slash++ = '\0';
-		if (!parse_int64(key + 1, &scale) || !parse_int64(slash, &slot) ||
-			!parse_int64(eq, &delta))
+		if (!money_parse_int64(key + 1, &scale) || !money_parse_int64(slash, &slot) ||
+			!money_parse_int64(eq, &delta))
 			bad_state(input, "A cover entry is written c<scale>/<slot>=<difference>.");
 		input_cover(st, input, scale, slot, delta);
 		return;
@@ -1151,8 +1116,8 @@ parse_entry(char *tok, const char *input, SeriesState *st)
 				*p++ = '\0';
 			}
 		}
-		if (!parse_int64(key, &slot) || !parse_int64(fld[0], &count) ||
-			!parse_int64(fld[1], &dscale) || !parse_int64(fld[2], &dscale_count))
+		if (!money_parse_int64(key, &slot) || !money_parse_int64(fld[0], &count) ||
+			!money_parse_int64(fld[1], &dscale) || !money_parse_int64(fld[2], &dscale_count))
 			bad_state(input, "A sum is written <count>:<scale>:<count at scale>:<value>.");
 		input_sum(st, input, a, slot, count, dscale, dscale_count, fld[3]);
 	}
@@ -1176,10 +1141,10 @@ pipeline_backlog_series_state_in(PG_FUNCTION_ARGS)
 		tok[n++] = t;
 	if (n < 2)
 		bad_state(input, "A state starts with the format version and the row count.");
-	if (!parse_int64(tok[0], &version))
+	if (!money_parse_int64(tok[0], &version))
 		bad_state(input, "The first field is the format version.");
 	check_version(version);
-	if (!parse_int64(tok[1], &rows) || rows < 0)
+	if (!money_parse_int64(tok[1], &rows) || rows < 0)
 		bad_state(input, "The second field is the row count.");
 	st = series_state_new(CurrentMemoryContext);
 	st->nrows = rows;
@@ -1198,7 +1163,7 @@ pipeline_backlog_series_state_in(PG_FUNCTION_ARGS)
 
 		if (n < 7)
 			bad_state(input, "A state with rows has its origin, step, periods, hash and cover.");
-		if (!parse_int64(tok[2], &origin))
+		if (!money_parse_int64(tok[2], &origin))
 			bad_state(input, "The origin is in microseconds since 2000-01-01 UTC.");
 		parse_step(tok[3], input, &step);
 		if (!parse_int32(tok[4], 1, SERIES_MAX_PERIODS, &periods))

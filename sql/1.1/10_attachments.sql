@@ -84,6 +84,33 @@ CREATE TRIGGER zz_pipeline_invalidate AFTER INSERT OR UPDATE OR DELETE OR TRUNCA
 SELECT pg_catalog.pg_extension_config_dump('pipeline.attached_tables', '');
 GRANT SELECT, INSERT, UPDATE, DELETE ON pipeline.attached_tables TO PUBLIC;
 
+-- The primary-key columns of a table in key order, with their types and
+-- the equality operator of the key's btree operator family, named with its
+-- schema (a key type whose operators live outside pg_catalog, such as
+-- citext, works, and no search_path is involved): what every statement
+-- that joins a history to its table is written with.
+CREATE FUNCTION pipeline._primary_key_columns(target regclass)
+	RETURNS TABLE (n integer, key name, key_type text, eq_op text)
+	LANGUAGE sql STABLE
+	SET search_path = pg_catalog, pg_temp
+	AS $$
+	SELECT i.n::integer, a.attname, pg_catalog.format_type(a.atttypid, a.atttypmod),
+		   pg_catalog.format('OPERATOR(%I.%s)', ons.nspname, o.oprname)
+	  FROM pg_catalog.pg_index x
+	 CROSS JOIN LATERAL ROWS FROM (pg_catalog.unnest(x.indkey::int2[]), pg_catalog.unnest(x.indclass::oid[]))
+						 WITH ORDINALITY AS i(attnum, opclass, n)
+	  JOIN pg_catalog.pg_attribute a ON a.attrelid = x.indrelid AND a.attnum = i.attnum
+	  JOIN pg_catalog.pg_opclass oc ON oc.oid = i.opclass
+	  JOIN pg_catalog.pg_amop am ON am.amopfamily = oc.opcfamily AND am.amopstrategy = 3
+								AND am.amoplefttype = oc.opcintype AND am.amoprighttype = oc.opcintype
+	  JOIN pg_catalog.pg_operator o ON o.oid = am.amopopr
+	  JOIN pg_catalog.pg_namespace ons ON ons.oid = o.oprnamespace
+	 WHERE x.indrelid = $1 AND x.indisprimary AND i.n <= x.indnkeyatts
+	 ORDER BY i.n
+$$;
+COMMENT ON FUNCTION pipeline._primary_key_columns(regclass) IS
+	'internal: the primary-key columns of a table, with their types and schema-qualified equality operators';
+
 -- Create or replace the attachment row of (target, stage_column).
 CREATE FUNCTION pipeline._put_attachment(target regclass, stage_column name, ruleset text,
 										 history regclass, views regclass[], entered_at_column name)
@@ -195,11 +222,7 @@ DECLARE
 BEGIN
 	SELECT a.atttypid INTO stype FROM pg_catalog.pg_attribute a
 	 WHERE a.attrelid = target AND a.attname = stage_column AND NOT a.attisdropped;
-	SELECT pg_catalog.array_agg(a.attname ORDER BY k.n) INTO keys
-	  FROM pg_catalog.pg_index i
-	 CROSS JOIN LATERAL pg_catalog.unnest(i.indkey::int2[]) WITH ORDINALITY AS k(attnum, n)
-	  JOIN pg_catalog.pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum
-	 WHERE i.indrelid = target AND i.indisprimary AND k.n <= i.indnkeyatts;
+	SELECT pg_catalog.array_agg(p.key ORDER BY p.n) INTO keys FROM pipeline._primary_key_columns(target) AS p;
 
 	EXECUTE pg_catalog.format('SELECT EXISTS (SELECT 1 FROM %s)', history) INTO STRICT has_rows;
 	IF has_rows THEN
@@ -238,13 +261,13 @@ BEGIN
 	SELECT pg_catalog.string_agg('e.' || pg_catalog.quote_ident(k), ', ' ORDER BY n),
 		   pg_catalog.string_agg('s.' || pg_catalog.quote_ident(k), ', ' ORDER BY n),
 		   pg_catalog.string_agg(pg_catalog.quote_ident(k), ', ' ORDER BY n),
-		   pg_catalog.string_agg(pg_catalog.format('e.%1$I = t.%1$I', k), ' AND ' ORDER BY n),
-		   pg_catalog.string_agg(pg_catalog.format('h.%1$I = t.%1$I', k), ' AND ' ORDER BY n),
+		   pg_catalog.string_agg(pg_catalog.format('e.%1$I %2$s t.%1$I', k, op), ' AND ' ORDER BY n),
+		   pg_catalog.string_agg(pg_catalog.format('h.%1$I %2$s t.%1$I', k, op), ' AND ' ORDER BY n),
 		   pg_catalog.format('''(%s)=('' || pg_catalog.concat_ws('', '', %s) || '')''',
 							 pg_catalog.string_agg(pg_catalog.quote_ident(k), ', ' ORDER BY n),
 							 pg_catalog.string_agg(pg_catalog.format('e.%I::pg_catalog.text', k), ', ' ORDER BY n))
 	  INTO e_keys, s_keys, h_keys, join_et, join_ht, key_text
-	  FROM pg_catalog.unnest(keys) WITH ORDINALITY AS u(k, n);
+	  FROM pipeline._primary_key_columns(target) AS u(n, k, t, op);
 	t_first := 't.' || pg_catalog.quote_ident(keys[1]);
 
 	EXECUTE pg_catalog.format($q$

@@ -76,23 +76,13 @@ BEGIN
 	  JOIN pg_catalog.pg_type ty ON ty.oid = a.atttypid
 	  JOIN pg_catalog.pg_namespace ns ON ns.oid = ty.typnamespace
 	 WHERE a.attrelid = target AND a.attname = stage_column AND NOT a.attisdropped;
-	SELECT pg_catalog.array_agg(a.attname ORDER BY i.n),
-		   pg_catalog.string_agg(pg_catalog.format('%I %s', a.attname, pg_catalog.format_type(a.atttypid, a.atttypmod)), ', ' ORDER BY i.n),
-		   pg_catalog.string_agg('h.' || pg_catalog.quote_ident(a.attname), ', ' ORDER BY i.n),
-		   pg_catalog.string_agg('t.' || pg_catalog.quote_ident(a.attname), ', ' ORDER BY i.n),
-		   pg_catalog.string_agg(pg_catalog.format('h.%1$I OPERATOR(%2$I.%3$s) t.%1$I', a.attname, ons.nspname, o.oprname),
-								 ' AND ' ORDER BY i.n)
+	SELECT pg_catalog.array_agg(k.key ORDER BY k.n),
+		   pg_catalog.string_agg(pg_catalog.format('%I %s', k.key, k.key_type), ', ' ORDER BY k.n),
+		   pg_catalog.string_agg('h.' || pg_catalog.quote_ident(k.key), ', ' ORDER BY k.n),
+		   pg_catalog.string_agg('t.' || pg_catalog.quote_ident(k.key), ', ' ORDER BY k.n),
+		   pg_catalog.string_agg(pg_catalog.format('h.%1$I %2$s t.%1$I', k.key, k.eq_op), ' AND ' ORDER BY k.n)
 	  INTO keys, key_defs, h_keys, t_keys, join_ht
-	  FROM pg_catalog.pg_index x
-	 CROSS JOIN LATERAL ROWS FROM (pg_catalog.unnest(x.indkey::int2[]), pg_catalog.unnest(x.indclass::oid[]))
-						 WITH ORDINALITY AS i(attnum, opclass, n)
-	  JOIN pg_catalog.pg_attribute a ON a.attrelid = x.indrelid AND a.attnum = i.attnum
-	  JOIN pg_catalog.pg_opclass oc ON oc.oid = i.opclass
-	  JOIN pg_catalog.pg_amop am ON am.amopfamily = oc.opcfamily AND am.amopstrategy = 3
-								AND am.amoplefttype = oc.opcintype AND am.amoprighttype = oc.opcintype
-	  JOIN pg_catalog.pg_operator o ON o.oid = am.amopopr
-	  JOIN pg_catalog.pg_namespace ons ON ons.oid = o.oprnamespace
-	 WHERE x.indrelid = target AND x.indisprimary AND i.n <= x.indnkeyatts;
+	  FROM pipeline._primary_key_columns(target) AS k;
 	lost_stages := pg_catalog.format(
 		'ARRAY(SELECT e FROM pg_catalog.unnest(pg_catalog.enum_range(NULL::%1$s)) AS e WHERE pipeline.stage_kind(e) = ''lost'')', stype);
 	open_stages := pg_catalog.format(

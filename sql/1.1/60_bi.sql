@@ -144,19 +144,9 @@ BEGIN
 
 	-- Key columns and, for each, the equality operator of the primary key's
 	-- btree operator family (never resolved through search_path).
-	SELECT pg_catalog.array_agg(a.attname ORDER BY i.n),
-		   pg_catalog.array_agg(pg_catalog.format('OPERATOR(%I.%s)', ons.nspname, o.oprname) ORDER BY i.n)
+	SELECT pg_catalog.array_agg(k.key ORDER BY k.n), pg_catalog.array_agg(k.eq_op ORDER BY k.n)
 	  INTO keys, eq_ops
-	  FROM pg_catalog.pg_index x
-	 CROSS JOIN LATERAL ROWS FROM (pg_catalog.unnest(x.indkey::int2[]), pg_catalog.unnest(x.indclass::oid[]))
-						 WITH ORDINALITY AS i(attnum, opclass, n)
-	  JOIN pg_catalog.pg_attribute a ON a.attrelid = x.indrelid AND a.attnum = i.attnum
-	  JOIN pg_catalog.pg_opclass oc ON oc.oid = i.opclass
-	  JOIN pg_catalog.pg_amop am ON am.amopfamily = oc.opcfamily AND am.amopstrategy = 3
-								AND am.amoplefttype = oc.opcintype AND am.amoprighttype = oc.opcintype
-	  JOIN pg_catalog.pg_operator o ON o.oid = am.amopopr
-	  JOIN pg_catalog.pg_namespace ons ON ons.oid = o.oprnamespace
-	 WHERE x.indrelid = target AND x.indisprimary AND i.n <= x.indnkeyatts;
+	  FROM pipeline._primary_key_columns(target) AS k;
 	IF keys IS NULL THEN
 		RAISE EXCEPTION 'table % has no primary key', t_name USING ERRCODE = '42P16';
 	END IF;

@@ -62,4 +62,13 @@
 #define compat_MyProcLxid (MyProc->lxid)
 #endif
 
+/* PG 16 added a "copy" argument to tuplesort_getdatum (unneeded for int8). */
+#if PG_VERSION_NUM >= 160000
+#define compat_tuplesort_getdatum(s, fwd, val, isnull) \
+	tuplesort_getdatum((s), (fwd), false, (val), (isnull), NULL)
+#else
+#define compat_tuplesort_getdatum(s, fwd, val, isnull) \
+	tuplesort_getdatum((s), (fwd), (val), (isnull), NULL)
+#endif
+
 #endif							/* PIPELINE_COMPAT_H */

@@ -42,6 +42,7 @@
 #include "access/table.h"
 #include "access/xact.h"
 #include "catalog/namespace.h"
+#include "catalog/pg_operator.h"
 #include "catalog/pg_type.h"
 #include "executor/executor.h"
 #include "executor/spi.h"
@@ -97,7 +98,7 @@ typedef struct HistoryPlan
 	HistoryPlanKey key;			/* hash key */
 	char	   *sql;			/* in TopMemoryContext */
 	int			nargs;
-	Oid			argtypes[INDEX_MAX_KEYS + 4];
+	Oid			argtypes[INDEX_MAX_KEYS + 5];
 	SPIPlanPtr	plan;
 } HistoryPlan;
 
@@ -116,8 +117,10 @@ typedef struct HistoryQueue
 	int16		keylen[INDEX_MAX_KEYS];
 	bool		keybyval[INDEX_MAX_KEYS];
 	char		keyalign[INDEX_MAX_KEYS];
+	char	   *keyeq[INDEX_MAX_KEYS];	/* OPERATOR(schema.=) of each key column */
 	Oid			stage_type;
 	Oid			seq_relid;		/* a Citus shard's: seq from this sequence */
+	bool		derived;		/* has from_entered_at and furthest_before */
 
 	int			nrows;
 	int			maxrows;
@@ -129,6 +132,8 @@ typedef struct HistoryQueue
 	bool	   *tonulls;		/* a deletion has no to_stage */
 	Datum	   *at;				/* timestamptz */
 	Datum	   *by;				/* role OID */
+	Datum	   *fromat;			/* when from_stage was entered, if known here */
+	bool	   *fromatnulls;	/* (the OLD row's entered-at column) */
 	SubTransactionId *subids;
 	MemoryContext rows_cxt;		/* by-reference key values; reset by a flush */
 } HistoryQueue;
@@ -329,6 +334,23 @@ history_queues_forget(void)
 		MemoryContextReset(queue_cxt);
 }
 
+/* OPERATOR(schema.name) of operator opno, for a statement's text. */
+static char *
+operator_text(Oid opno)
+{
+	HeapTuple	tp = SearchSysCache1(OPEROID, ObjectIdGetDatum(opno));
+	Form_pg_operator op;
+	char	   *result;
+
+	if (!HeapTupleIsValid(tp))
+		elog(ERROR, "cache lookup failed for operator %u", opno);
+	op = (Form_pg_operator) GETSTRUCT(tp);
+	result = psprintf("OPERATOR(%s.%s)", quote_identifier(get_namespace_name(op->oprnamespace)),
+					  NameStr(op->oprname));
+	ReleaseSysCache(tp);
+	return result;
+}
+
 /* The queue of rc's history table, created on first use in a transaction. */
 static HistoryQueue *
 history_queue_get(RecordCache *rc)
@@ -367,7 +389,10 @@ history_queue_get(RecordCache *rc)
 			q->keynames[i] = pstrdup(tr->keynames[i]);
 			q->keytypes[i] = tr->keytypes[i];
 			get_typlenbyvalalign(tr->keytypes[i], &q->keylen[i], &q->keybyval[i], &q->keyalign[i]);
+			q->keyeq[i] = operator_text(tr->keyeqops[i]);
 		}
+		q->derived = get_attnum(rc->key.hist_relid, "from_entered_at") != InvalidAttrNumber &&
+			get_attnum(rc->key.hist_relid, "furthest_before") != InvalidAttrNumber;
 		q->stage_type = tr->stage_type;
 		q->seq_relid = rc->seq_relid;
 		q->nrows = 0;
@@ -380,6 +405,8 @@ history_queue_get(RecordCache *rc)
 		q->tonulls = palloc(sizeof(bool) * q->maxrows);
 		q->at = palloc(sizeof(Datum) * q->maxrows);
 		q->by = palloc(sizeof(Datum) * q->maxrows);
+		q->fromat = palloc(sizeof(Datum) * q->maxrows);
+		q->fromatnulls = palloc(sizeof(bool) * q->maxrows);
 		q->subids = palloc(sizeof(SubTransactionId) * q->maxrows);
 		q->rows_cxt = AllocSetContextCreate(queue_cxt, "pipeline history rows",
 											ALLOCSET_DEFAULT_SIZES);
@@ -400,7 +427,8 @@ history_queue_get(RecordCache *rc)
 /* Append one row to q (values already in the trigger's memory). */
 static void
 history_queue_append(HistoryQueue *q, const Datum *keys, const bool *keynulls,
-					 Datum from, bool fromnull, Datum to, bool tonull, TimestampTz at)
+					 Datum from, bool fromnull, Datum to, bool tonull, TimestampTz at,
+					 Datum fromat, bool fromatnull)
 {
 	MemoryContext old;
 	int			n = q->nrows;
@@ -419,6 +447,8 @@ history_queue_append(HistoryQueue *q, const Datum *keys, const bool *keynulls,
 		q->tonulls = repalloc(q->tonulls, sizeof(bool) * q->maxrows);
 		q->at = repalloc(q->at, sizeof(Datum) * q->maxrows);
 		q->by = repalloc(q->by, sizeof(Datum) * q->maxrows);
+		q->fromat = repalloc(q->fromat, sizeof(Datum) * q->maxrows);
+		q->fromatnulls = repalloc(q->fromatnulls, sizeof(bool) * q->maxrows);
 		q->subids = repalloc(q->subids, sizeof(SubTransactionId) * q->maxrows);
 	}
 
@@ -436,6 +466,8 @@ history_queue_append(HistoryQueue *q, const Datum *keys, const bool *keynulls,
 	q->tonulls[n] = tonull;
 	q->at[n] = TimestampTzGetDatum(at);
 	q->by[n] = ObjectIdGetDatum(GetUserId());
+	q->fromat[n] = fromat;
+	q->fromatnulls[n] = fromatnull;
 	q->subids[n] = GetCurrentSubTransactionId();
 	q->nrows = n + 1;
 	queued_rows++;
@@ -445,70 +477,107 @@ history_queue_append(HistoryQueue *q, const Datum *keys, const bool *keynulls,
 #define HISTORY_ROWS_RELATION "pipeline_history_rows"
 
 /*
- * The text of the INSERT for q's rows.  A single row is inserted with
- * INSERT ... VALUES and parameters; a batch with INSERT ... SELECT from an
- * ephemeral named relation (a tuplestore of the rows, as PostgreSQL hands
- * transition tables to triggers), so the executor reads the rows once,
- * with no per-column arrays to build and unnest.  The statement names the
- * table by its current name and schema (the table is locked, so the name
- * means our OID; a rename since the last flush changes the text and so
- * prepares a new plan) and every function by pg_catalog, so the caller's
- * search_path plays no part.
+ * The columns of a queued row, as the INSERT reads them: the key columns,
+ * from_stage, to_stage, changed_at, changed_by (a role OID) and the OLD
+ * row's entered-at value.
+ */
+#define HISTORY_NCOLS(q) ((q)->nkeys + 5)
+
+/*
+ * The text of the INSERT for q's rows.  A single row is read from VALUES
+ * with parameters; a batch from an ephemeral named relation (a tuplestore
+ * of the rows, as PostgreSQL hands transition tables to triggers), so the
+ * executor reads the rows once, with no per-column arrays to build and
+ * unnest.
+ *
+ * Two columns are derived from the key's earlier history, so that the
+ * views need no window over it (one lookup on the history's primary key
+ * per row): from_entered_at, when from_stage was entered (the OLD row's
+ * entered-at column when the table has one, else the key's latest
+ * changed_at), and furthest_before, the furthest non-lost stage among the
+ * key's earlier rows.  A history table without them (made by 1.0, or by
+ * hand) gets the other columns only.
+ *
+ * The statement names the table by its current name and schema (the
+ * table is locked, so the name means our OID; a rename since the last
+ * flush changes the text and so prepares a new plan), every function by
+ * pg_catalog or pipeline, and every operator by its schema, so the
+ * caller's search_path plays no part.
  */
 static void
 history_insert_text(HistoryQueue *q, bool single, StringInfo sql)
 {
-	int			ncols = q->nkeys + 4;
-	char		seqexpr[80] = "";
+	int			ncols = HISTORY_NCOLS(q);
+	int			nk = q->nkeys;
+	char	   *hist = quote_qualified_identifier(get_namespace_name(get_rel_namespace(q->key.hist_relid)),
+												  get_rel_name(q->key.hist_relid));
 	int			i;
 
-	appendStringInfo(sql, "INSERT INTO %s (",
-					 quote_qualified_identifier(get_namespace_name(get_rel_namespace(q->key.hist_relid)),
-												get_rel_name(q->key.hist_relid)));
-	for (i = 0; i < q->nkeys; i++)
+	appendStringInfo(sql, "INSERT INTO %s (", hist);
+	for (i = 0; i < nk; i++)
 		appendStringInfo(sql, "%s, ", quote_identifier(q->keynames[i]));
 	appendStringInfoString(sql, "from_stage, to_stage, changed_at, changed_by");
+	if (q->derived)
+		appendStringInfoString(sql, ", from_entered_at, furthest_before");
+	if (OidIsValid(q->seq_relid))
+		appendStringInfoString(sql, ", seq");
+	appendStringInfoString(sql, ") SELECT ");
+	for (i = 0; i < nk + 3; i++)
+		appendStringInfo(sql, "r.c%d, ", i + 1);
+	appendStringInfo(sql, "pg_catalog.pg_get_userbyid(r.c%d)", nk + 4);
+	if (q->derived)
+		appendStringInfo(sql, ", CASE WHEN r.c%d IS NOT NULL THEN COALESCE(r.c%d, p.last_at) END, p.furthest",
+						 nk + 1, nk + 5);
 	/* a Citus shard: seq from this node's identity sequence of the table */
 	if (OidIsValid(q->seq_relid))
-	{
-		appendStringInfoString(sql, ", seq");
-		snprintf(seqexpr, sizeof(seqexpr),
-				 ", pg_catalog.nextval(%u::pg_catalog.oid::pg_catalog.regclass)", q->seq_relid);
-	}
-	appendStringInfoString(sql, ") ");
+		appendStringInfo(sql, ", pg_catalog.nextval(%u::pg_catalog.oid::pg_catalog.regclass)", q->seq_relid);
+
 	if (single)
 	{
-		appendStringInfoString(sql, "VALUES (");
-		for (i = 0; i < ncols - 1; i++)
-			appendStringInfo(sql, "$%d, ", i + 1);
-		appendStringInfo(sql, "pg_catalog.pg_get_userbyid($%d)%s)", ncols, seqexpr);
-		return;
+		appendStringInfoString(sql, " FROM (VALUES (");
+		for (i = 0; i < ncols; i++)
+			appendStringInfo(sql, "%s$%d", i > 0 ? ", " : "", i + 1);
+		appendStringInfoString(sql, ")) AS r(");
+		for (i = 0; i < ncols; i++)
+			appendStringInfo(sql, "%sc%d", i > 0 ? ", " : "", i + 1);
+		appendStringInfoString(sql, ")");
 	}
-	appendStringInfoString(sql, "SELECT ");
-	for (i = 0; i < ncols - 1; i++)
-		appendStringInfo(sql, "r.c%d, ", i + 1);
-	appendStringInfo(sql, "pg_catalog.pg_get_userbyid(r.c%d)%s FROM " HISTORY_ROWS_RELATION " AS r", ncols, seqexpr);
+	else
+		appendStringInfoString(sql, " FROM " HISTORY_ROWS_RELATION " AS r");
+
+	if (!q->derived)
+		return;
+	appendStringInfo(sql, " LEFT JOIN LATERAL (SELECT pg_catalog.max(h.changed_at) AS last_at,"
+					 " pg_catalog.max(h.to_stage) FILTER (WHERE pipeline.stage_kind(h.to_stage)"
+					 " OPERATOR(pg_catalog.<>) 'lost') AS furthest FROM %s AS h WHERE ", hist);
+	for (i = 0; i < nk; i++)
+		appendStringInfo(sql, "%sh.%s %s r.c%d", i > 0 ? " AND " : "",
+						 quote_identifier(q->keynames[i]), q->keyeq[i], i + 1);
+	appendStringInfoString(sql, ") AS p ON true");
 }
 
 /* Row r of q as the values of the INSERT's columns (the ENR's, or $n). */
 static void
 history_row_values(HistoryQueue *q, int r, Datum *values, bool *isnull)
 {
+	int			nk = q->nkeys;
 	int			i;
 
-	for (i = 0; i < q->nkeys; i++)
+	for (i = 0; i < nk; i++)
 	{
-		values[i] = q->keys[r * q->nkeys + i];
-		isnull[i] = q->keynulls[r * q->nkeys + i];
+		values[i] = q->keys[r * nk + i];
+		isnull[i] = q->keynulls[r * nk + i];
 	}
-	values[q->nkeys] = q->from[r];
-	isnull[q->nkeys] = q->fromnulls[r];
-	values[q->nkeys + 1] = q->to[r];
-	isnull[q->nkeys + 1] = q->tonulls[r];
-	values[q->nkeys + 2] = q->at[r];
-	isnull[q->nkeys + 2] = false;
-	values[q->nkeys + 3] = q->by[r];
-	isnull[q->nkeys + 3] = false;
+	values[nk] = q->from[r];
+	isnull[nk] = q->fromnulls[r];
+	values[nk + 1] = q->to[r];
+	isnull[nk + 1] = q->tonulls[r];
+	values[nk + 2] = q->at[r];
+	isnull[nk + 2] = false;
+	values[nk + 3] = q->by[r];
+	isnull[nk + 3] = false;
+	values[nk + 4] = q->fromat[r];
+	isnull[nk + 4] = q->fromatnulls[r];
 }
 
 /* The types of the INSERT's columns, in order. */
@@ -522,6 +591,7 @@ history_column_types(HistoryQueue *q, Oid *types)
 	types[q->nkeys] = types[q->nkeys + 1] = q->stage_type;
 	types[q->nkeys + 2] = TIMESTAMPTZOID;
 	types[q->nkeys + 3] = OIDOID;
+	types[q->nkeys + 4] = TIMESTAMPTZOID;
 }
 
 /*
@@ -531,12 +601,12 @@ history_column_types(HistoryQueue *q, Oid *types)
 static void
 history_register_rows(HistoryQueue *q, int n, const Oid *types)
 {
-	int			ncols = q->nkeys + 4;
+	int			ncols = HISTORY_NCOLS(q);
 	TupleDesc	desc = CreateTemplateTupleDesc(ncols);
 	Tuplestorestate *rows = tuplestore_begin_heap(false, false, work_mem);
 	EphemeralNamedRelation enr = palloc0(sizeof(EphemeralNamedRelationData));
-	Datum		values[INDEX_MAX_KEYS + 4];
-	bool		isnull[INDEX_MAX_KEYS + 4];
+	Datum		values[INDEX_MAX_KEYS + 5];
+	bool		isnull[INDEX_MAX_KEYS + 5];
 	int			i;
 	int			r;
 
@@ -572,11 +642,11 @@ history_register_rows(HistoryQueue *q, int n, const Oid *types)
 static void
 history_flush_queue(HistoryQueue *q)
 {
-	int			ncols = q->nkeys + 4;
-	Oid			types[INDEX_MAX_KEYS + 4];
-	Datum		values[INDEX_MAX_KEYS + 4];
-	bool		isnull[INDEX_MAX_KEYS + 4];
-	char		nulls[INDEX_MAX_KEYS + 4];
+	int			ncols = HISTORY_NCOLS(q);
+	Oid			types[INDEX_MAX_KEYS + 5];
+	Datum		values[INDEX_MAX_KEYS + 5];
+	bool		isnull[INDEX_MAX_KEYS + 5];
+	char		nulls[INDEX_MAX_KEYS + 5];
 	StringInfoData sql;
 	HistoryPlanKey pkey;
 	int			n = q->nrows;
@@ -848,6 +918,8 @@ pipeline_record_transition(PG_FUNCTION_ARGS)
 	Datum		to = (Datum) 0;
 	bool		tonull = false;
 	TimestampTz at;
+	Datum		fromat = (Datum) 0;
+	bool		fromatnull = true;
 	HistoryQueue *q;
 	int			i;
 
@@ -905,8 +977,13 @@ pipeline_record_transition(PG_FUNCTION_ARGS)
 			at = DatumGetTimestampTz(d);
 	}
 
+	/* the OLD row's entered-at column: when from_stage was entered */
+	if (rc->rel.entered_at_attnum > 0 && !fromnull &&
+		!TRIGGER_FIRED_BY_INSERT(trigdata->tg_event))
+		fromat = slot_getattr(trigdata->tg_trigslot, rc->rel.entered_at_attnum, &fromatnull);
+
 	q = history_queue_get(rc);
-	history_queue_append(q, keys, keynulls, from, fromnull, to, tonull, at);
+	history_queue_append(q, keys, keynulls, from, fromnull, to, tonull, at, fromat, fromatnull);
 
 	if (q->nrows >= HISTORY_BATCH_ROWS ||
 		(compat_MyProcLxid == unhooked_lxid &&

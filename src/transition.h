@@ -63,6 +63,7 @@ typedef struct TransitionRel
 	bool		keybyval[INDEX_MAX_KEYS];
 	Oid			keytypes[INDEX_MAX_KEYS];
 	const char *keynames[INDEX_MAX_KEYS];
+	Oid			keyeqops[INDEX_MAX_KEYS];	/* the key's btree "=" (opfamily) */
 
 	/*
 	 * The attachment (pipeline.attached_tables) of (root_relid, column).

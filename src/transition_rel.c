@@ -12,6 +12,7 @@
 #include "access/genam.h"
 #include "access/htup_details.h"
 #include "access/relation.h"
+#include "access/stratnum.h"
 #include "access/table.h"
 #include "catalog/indexing.h"
 #include "catalog/partition.h"
@@ -185,6 +186,8 @@ transition_rel_init(TransitionRel *tr, TriggerData *trigdata,
 			tr->keybyval[i] = att->attbyval;
 			tr->keytypes[i] = att->atttypid;
 			tr->keynames[i] = pstrdup(NameStr(att->attname));
+			tr->keyeqops[i] = get_opfamily_member(idx->rd_opfamily[i], idx->rd_opcintype[i],
+												  idx->rd_opcintype[i], BTEqualStrategyNumber);
 		}
 		index_close(idx, AccessShareLock);
 	}

@@ -271,8 +271,13 @@ BEGIN
 	t_first := 't.' || pg_catalog.quote_ident(keys[1]);
 
 	EXECUTE pg_catalog.format($q$
-INSERT INTO %1$s (%2$s, from_stage, to_stage, changed_at, changed_by)
-SELECT %3$s, e.prev, e.to_stage, e.changed_at, e.changed_by
+INSERT INTO %1$s (%2$s, from_stage, to_stage, changed_at, changed_by, from_entered_at, furthest_before)
+SELECT k.*,
+       pg_catalog.lag(k.changed_at) OVER w AS from_entered_at,
+       pg_catalog.max(k.to_stage) FILTER (WHERE pipeline.stage_kind(k.to_stage) OPERATOR(pg_catalog.<>) 'lost')
+         OVER (w ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS furthest_before
+  FROM (
+SELECT %3$s, e.prev AS from_stage, e.to_stage, e.changed_at, e.changed_by
   FROM (SELECT %4$s, %5$s AS to_stage, s.changed_at, %6$s AS changed_by,
                pg_catalog.lag(%5$s) OVER w AS prev,
                pg_catalog.lag(s.changed_at) OVER w AS prev_at,
@@ -302,8 +307,9 @@ SELECT %3$s, e.prev, e.to_stage, e.changed_at, e.changed_by
             'the imported history does not end at the row''s current stage',
             pg_catalog.format('Key %%s last entered "%%s" at %%s, but the row is in "%%s".', %11$s, e.to_stage, e.changed_at, t.%14$I),
             'Add the missing events, or correct the row.')
-       ELSE e.prev IS DISTINCT FROM e.to_stage END
- ORDER BY %3$s, e.changed_at$q$,
+       ELSE e.prev IS DISTINCT FROM e.to_stage END) AS k
+WINDOW w AS (PARTITION BY %2$s ORDER BY k.changed_at)
+ ORDER BY %2$s, k.changed_at$q$,
 		history, h_keys, e_keys, s_keys, to_expr, by_expr, history_from, target, join_et,
 		t_first, key_text, target::text, ruleset, stage_column);
 
@@ -646,11 +652,12 @@ CREATE FUNCTION pipeline.attach(target regclass, stage_column name DEFAULT 'stag
 
 		IF track_history THEN
 			SELECT k INTO clash FROM pg_catalog.unnest(keycols) AS k
-			 WHERE k IN ('from_stage', 'to_stage', 'changed_at', 'changed_by', 'seq') LIMIT 1;
+			 WHERE k IN ('from_stage', 'to_stage', 'changed_at', 'from_entered_at', 'furthest_before',
+						 'changed_by', 'seq') LIMIT 1;
 			IF clash IS NOT NULL THEN
 				RAISE EXCEPTION 'primary key column "%" of table % has the name of a stage history column', clash, qual
 					USING ERRCODE = '42701',
-						  DETAIL = 'The history table holds the key columns next to from_stage, to_stage, changed_at, changed_by and seq.',
+						  DETAIL = 'The history table holds the key columns next to from_stage, to_stage, changed_at, from_entered_at, furthest_before, changed_by and seq.',
 						  HINT = 'Rename the key column, or attach with track_history => false.';
 			END IF;
 		END IF;
@@ -705,12 +712,15 @@ CREATE FUNCTION pipeline.attach(target regclass, stage_column name DEFAULT 'stag
 			hist_oid := pg_catalog.to_regclass(hist_qual);
 		END IF;
 		IF hist_oid IS NULL THEN
+			-- The columns the views read first: a row is deformed only as
+			-- far as the last column a query needs.
 			EXECUTE format('CREATE TABLE %s (%s, from_stage %s, to_stage %s, '
 						   'changed_at timestamptz NOT NULL DEFAULT pg_catalog.clock_timestamp(), '
+						   'from_entered_at timestamptz, furthest_before %s, '
 						   'changed_by name NOT NULL DEFAULT CURRENT_USER, '
 						   'seq bigint GENERATED ALWAYS AS IDENTITY NOT NULL, '
 						   'PRIMARY KEY (%s, seq))',
-						   hist_qual, keydefs, stage_type_name, stage_type_name, keylist);
+						   hist_qual, keydefs, stage_type_name, stage_type_name, stage_type_name, keylist);
 			EXECUTE format('COMMENT ON TABLE %s IS %L', hist_qual,
 						   format('Stage history of %s.%s, written by pipeline.record_transition().',
 								  qual, stage_column));
@@ -737,6 +747,8 @@ CREATE FUNCTION pipeline.attach(target regclass, stage_column name DEFAULT 'stag
 						  DETAIL = 'History is written with the rights of the table''s owner, so the history table must belong to that owner too.',
 						  HINT = 'Rename or drop that relation (or have its owner give it to the table''s owner), then run pipeline.attach() again.';
 			END IF;
+			-- an adopted history: its rows' derived columns, as if written now
+			PERFORM pipeline._history_derived_columns(target, hist_oid::pg_catalog.regclass);
 		END IF;
 
 		-- Citus (sql/1.1/70_citus.sql): the history of a distributed table is
@@ -861,9 +873,62 @@ CREATE VIEW pipeline.attachments AS
 COMMENT ON VIEW pipeline.attachments IS 'pipeline: every attached table, its stage column, ruleset, history table and entered-at column';
 GRANT SELECT ON pipeline.attachments TO PUBLIC;
 
--- Bring a 1.0 history table to 1.1: to_stage nullable (deletions), and the
--- primary key (key columns, seq) in place of the plain index 1.0 made on
--- the same columns.
+-- The two columns a history row carries so that the views need no window
+-- over a key's history (DESIGN.md, "Metrics as of any date"):
+-- from_entered_at, when the row entered from_stage (NULL for a creation),
+-- and furthest_before, the furthest non-lost stage among the key's earlier
+-- rows (NULL when none).  record_transition() fills them as it writes, the
+-- import as it loads.  Here a history table gets them if it lacks them
+-- (made by 1.0, or by hand), and every row whose values are not those of
+-- its key's earlier rows in (changed_at, seq) order gets those (rows
+-- written by hand): attach (adopting an existing history table) and the
+-- upgrade call it.  Idempotent.
+CREATE FUNCTION pipeline._history_derived_columns(target regclass, history regclass) RETURNS void
+	LANGUAGE plpgsql
+	SET search_path = pg_catalog, pg_temp
+	AS $$
+DECLARE
+	stype text;
+	keys text;
+	join_hd text;
+BEGIN
+	SELECT pg_catalog.format_type(a.atttypid, a.atttypmod) INTO STRICT stype
+	  FROM pg_catalog.pg_attribute a
+	 WHERE a.attrelid = history AND a.attname = 'from_stage' AND NOT a.attisdropped;
+	SELECT pg_catalog.string_agg(pg_catalog.quote_ident(k.key), ', ' ORDER BY k.n),
+		   pg_catalog.string_agg(pg_catalog.format('h.%1$I %2$s d.%1$I', k.key, k.eq_op), ' AND ' ORDER BY k.n)
+	  INTO keys, join_hd
+	  FROM pipeline._primary_key_columns(target) AS k;
+	IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_attribute a
+					WHERE a.attrelid = history AND a.attname = 'from_entered_at' AND NOT a.attisdropped) THEN
+		EXECUTE pg_catalog.format('ALTER TABLE %s ADD COLUMN from_entered_at timestamptz', history);
+	END IF;
+	IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_attribute a
+					WHERE a.attrelid = history AND a.attname = 'furthest_before' AND NOT a.attisdropped) THEN
+		EXECUTE pg_catalog.format('ALTER TABLE %s ADD COLUMN furthest_before %s', history, stype);
+	END IF;
+	EXECUTE pg_catalog.format($q$
+UPDATE %1$s AS h
+   SET from_entered_at = CASE WHEN h.from_stage IS NOT NULL THEN d.prev_at END,
+       furthest_before = d.furthest
+  FROM (SELECT %2$s, s.seq,
+               pg_catalog.lag(s.changed_at) OVER w AS prev_at,
+               pg_catalog.max(s.to_stage) FILTER (WHERE pipeline.stage_kind(s.to_stage) OPERATOR(pg_catalog.<>) 'lost')
+                 OVER (w ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS furthest
+          FROM %1$s AS s
+        WINDOW w AS (PARTITION BY %2$s ORDER BY s.changed_at, s.seq)) AS d
+ WHERE %3$s AND h.seq OPERATOR(pg_catalog.=) d.seq
+   AND (h.from_entered_at IS DISTINCT FROM CASE WHEN h.from_stage IS NOT NULL THEN d.prev_at END
+        OR h.furthest_before IS DISTINCT FROM d.furthest)$q$,
+		history, keys, join_hd);
+END
+$$;
+COMMENT ON FUNCTION pipeline._history_derived_columns(regclass, regclass) IS
+	'internal: add from_entered_at and furthest_before to a history table, computed from its rows';
+
+-- Bring a 1.0 history table to 1.1: to_stage nullable (deletions), the
+-- derived columns, and the primary key (key columns, seq) in place of the
+-- plain index 1.0 made on the same columns.
 CREATE FUNCTION pipeline._upgrade_history_table(target regclass, history regclass) RETURNS void
 	LANGUAGE plpgsql
 	SET search_path = pg_catalog, pg_temp
@@ -873,6 +938,7 @@ DECLARE
 	old_index regclass;
 BEGIN
 	EXECUTE pg_catalog.format('ALTER TABLE %s ALTER COLUMN to_stage DROP NOT NULL', history);
+	PERFORM pipeline._history_derived_columns(target, history);
 	IF EXISTS (SELECT 1 FROM pg_catalog.pg_index i WHERE i.indrelid = history AND i.indisprimary) THEN
 		RETURN;
 	END IF;

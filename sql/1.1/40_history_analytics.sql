@@ -320,6 +320,58 @@ COMMENT ON FUNCTION pipeline.calibrate_probabilities(regclass, timestamptz, name
 	'apply the probabilities learned by stage_win_probabilities (where at least min_reached rows reached the stage) with set_probability, for the whole stage type';
 
 -- ---------------------------------------------------------------------------
+-- pipeline._visit_time_stats(entered_at, exited_at): {mean, median, 90th
+-- percentile} of exited_at - entered_at over a group, equal to avg() and
+-- percentile_cont(0.5 / 0.9) of the differences, with a hashable state
+-- (src/visit_times.c).  What <prefix>_stage_durations computes per stage.
+-- ---------------------------------------------------------------------------
+CREATE FUNCTION pipeline._visit_time_trans(internal, timestamptz, timestamptz) RETURNS internal
+	AS 'MODULE_PATHNAME', 'pipeline_visit_time_trans'
+	LANGUAGE C PARALLEL SAFE;
+CREATE FUNCTION pipeline._visit_time_final(internal) RETURNS interval[]
+	AS 'MODULE_PATHNAME', 'pipeline_visit_time_final'
+	LANGUAGE C PARALLEL SAFE;
+CREATE AGGREGATE pipeline._visit_time_stats(entered_at timestamptz, exited_at timestamptz) (
+	SFUNC = pipeline._visit_time_trans,
+	STYPE = internal,
+	FINALFUNC = pipeline._visit_time_final,
+	FINALFUNC_MODIFY = READ_WRITE,
+	PARALLEL = SAFE
+);
+COMMENT ON FUNCTION pipeline._visit_time_trans(internal, timestamptz, timestamptz) IS
+	'internal: transition function of _visit_time_stats';
+COMMENT ON FUNCTION pipeline._visit_time_final(internal) IS
+	'internal: final function of _visit_time_stats';
+COMMENT ON AGGREGATE pipeline._visit_time_stats(timestamptz, timestamptz) IS
+	'internal: {avg, median, p90} of exited_at - entered_at over a group (as avg and percentile_cont), for the stage_durations views';
+
+-- ---------------------------------------------------------------------------
+-- pipeline._funnel_raises(lo, hi, amount): the funnel from the history rows
+-- that raised a key's furthest stage (src/history_aggregates.c), for
+-- <prefix>_funnel: {rows that reached each open and won stage..., the sum
+-- of their amounts...}.
+-- ---------------------------------------------------------------------------
+CREATE FUNCTION pipeline._funnel_raises_trans(internal, anyenum, anyenum, numeric) RETURNS internal
+	AS 'MODULE_PATHNAME', 'pipeline_funnel_raises_trans'
+	LANGUAGE C PARALLEL SAFE;
+CREATE FUNCTION pipeline._funnel_raises_final(internal, anyenum, anyenum, numeric) RETURNS numeric[]
+	AS 'MODULE_PATHNAME', 'pipeline_funnel_raises_final'
+	LANGUAGE C PARALLEL SAFE;
+CREATE AGGREGATE pipeline._funnel_raises(lo anyenum, hi anyenum, amount numeric) (
+	SFUNC = pipeline._funnel_raises_trans,
+	STYPE = internal,
+	FINALFUNC = pipeline._funnel_raises_final,
+	FINALFUNC_EXTRA,
+	PARALLEL = SAFE
+);
+COMMENT ON FUNCTION pipeline._funnel_raises_trans(internal, anyenum, anyenum, numeric) IS
+	'internal: transition function of _funnel_raises';
+COMMENT ON FUNCTION pipeline._funnel_raises_final(internal, anyenum, anyenum, numeric) IS
+	'internal: final function of _funnel_raises';
+COMMENT ON AGGREGATE pipeline._funnel_raises(anyenum, anyenum, numeric) IS
+	'internal: the funnel (rows and amounts per open and won stage) from the history rows that raised a key''s furthest stage, for the funnel views';
+
+-- ---------------------------------------------------------------------------
 -- Upgrade: the per-table functions for every attachment with history
 -- ---------------------------------------------------------------------------
 DO $upgrade$

@@ -55,10 +55,13 @@ BEGIN
 					WHEN 'changed_at' THEN 'when the row entered to_stage (order a row''s history by changed_at, then seq)'
 					WHEN 'changed_by' THEN 'the role (current_user) whose statement made the change'
 					WHEN 'seq' THEN 'order of record, increasing; breaks ties between rows of one changed_at'
+					WHEN 'from_entered_at' THEN 'when the row entered from_stage (so changed_at - from_entered_at is the visit''s length); NULL when the row was created'
+					WHEN 'furthest_before' THEN 'the furthest non-lost stage of the row''s earlier history rows; NULL when none'
 			   END AS comment
 		  FROM pg_catalog.pg_attribute a
 		 WHERE a.attrelid = history AND a.attnum > 0 AND NOT a.attisdropped
-		   AND a.attname IN ('from_stage', 'to_stage', 'changed_at', 'changed_by', 'seq')
+		   AND a.attname IN ('from_stage', 'to_stage', 'changed_at', 'changed_by', 'seq',
+							 'from_entered_at', 'furthest_before')
 		UNION ALL
 		SELECT a.attname, pg_catalog.format('primary key of %s', t_name)
 		  FROM pg_catalog.pg_index x
@@ -105,7 +108,7 @@ DECLARE
 	w_keys		text;		-- w.k1, w.k2
 	r_keys		text;		-- r.k1, r.k2
 	join_vt		text;		-- v.k1 = t.k1 AND ...
-	join_ft		text;		-- f.k1 = t.k1 AND ...
+	join_ht		text;		-- h.k1 = t.k1 AND ...
 	join_xh		text;		-- x.k1 = h.k1 AND ...
 	x_keys		text;		-- x.k1, x.k2
 	m_keys		text;		-- m.k1, m.k2
@@ -163,11 +166,11 @@ BEGIN
 		   pg_catalog.string_agg('w.' || pg_catalog.quote_ident(c), ', ' ORDER BY n),
 		   pg_catalog.string_agg('r.' || pg_catalog.quote_ident(c), ', ' ORDER BY n),
 		   pg_catalog.string_agg(pg_catalog.format('v.%1$I %2$s t.%1$I', c, eq_ops[n::integer]), ' AND ' ORDER BY n),
-		   pg_catalog.string_agg(pg_catalog.format('f.%1$I %2$s t.%1$I', c, eq_ops[n::integer]), ' AND ' ORDER BY n),
+		   pg_catalog.string_agg(pg_catalog.format('h.%1$I %2$s t.%1$I', c, eq_ops[n::integer]), ' AND ' ORDER BY n),
 		   pg_catalog.string_agg(pg_catalog.format('x.%1$I %2$s h.%1$I', c, eq_ops[n::integer]), ' AND ' ORDER BY n),
 		   pg_catalog.string_agg('x.' || pg_catalog.quote_ident(c), ', ' ORDER BY n),
 		   pg_catalog.string_agg('m.' || pg_catalog.quote_ident(c), ', ' ORDER BY n)
-	  INTO h_keys, v_keys, w_keys, r_keys, join_vt, join_ft, join_xh, x_keys, m_keys
+	  INTO h_keys, v_keys, w_keys, r_keys, join_vt, join_ht, join_xh, x_keys, m_keys
 	  FROM pg_catalog.unnest(keys) WITH ORDINALITY AS u(c, n);
 	t_first := 't.' || pg_catalog.quote_ident(keys[1]);
 	FOR k IN 1 .. pg_catalog.cardinality(keys) LOOP
@@ -241,33 +244,30 @@ SELECT %7$s,
 			'is_current', 'the row is in the target now and this is its latest visit']);
 
 	-- Durations: completed visits only, i.e. visits the row left for another
-	-- stage (deletion rows are ignored: a deleted row's last visit is not
-	-- completed).  The aggregates are computed once, then justified and
-	-- converted to days.
+	-- stage (a deletion ends a visit that is not completed).  Each move row
+	-- carries when its from_stage was entered, so a visit is one history
+	-- row: no window over each key's history, and the stages are hashed,
+	-- not sorted (pipeline._visit_time_stats: avg and percentile_cont in
+	-- one aggregate).  Then justified and converted to days.
 	def := pg_catalog.format($v$
 SELECT a.stage,
        a.ordinal,
        a.visits,
-       pg_catalog.justify_hours(a.avg_time) AS avg_time,
-       (EXTRACT(epoch FROM a.avg_time) / 86400)::pg_catalog.float8 AS avg_days,
-       pg_catalog.justify_hours(a.median_time) AS median_time,
-       (EXTRACT(epoch FROM a.median_time) / 86400)::pg_catalog.float8 AS median_days,
-       pg_catalog.justify_hours(a.p90_time) AS p90_time,
-       (EXTRACT(epoch FROM a.p90_time) / 86400)::pg_catalog.float8 AS p90_days
-  FROM (SELECT d.to_stage::pg_catalog.text AS stage,
-               pipeline.stage_ordinal(d.to_stage) AS ordinal,
+       pg_catalog.justify_hours(a.t[1]) AS avg_time,
+       (EXTRACT(epoch FROM a.t[1]) / 86400)::pg_catalog.float8 AS avg_days,
+       pg_catalog.justify_hours(a.t[2]) AS median_time,
+       (EXTRACT(epoch FROM a.t[2]) / 86400)::pg_catalog.float8 AS median_days,
+       pg_catalog.justify_hours(a.t[3]) AS p90_time,
+       (EXTRACT(epoch FROM a.t[3]) / 86400)::pg_catalog.float8 AS p90_days
+  FROM (SELECT h.from_stage::pg_catalog.text AS stage,
+               pipeline.stage_ordinal(h.from_stage) AS ordinal,
                pg_catalog.count(*) AS visits,
-               pg_catalog.avg(d.duration) AS avg_time,
-               pg_catalog.percentile_cont(0.5::pg_catalog.float8) WITHIN GROUP (ORDER BY d.duration) AS median_time,
-               pg_catalog.percentile_cont(0.9::pg_catalog.float8) WITHIN GROUP (ORDER BY d.duration) AS p90_time
-          FROM (SELECT h.to_stage,
-                       pg_catalog.lead(h.changed_at) OVER (PARTITION BY %1$s ORDER BY h.changed_at, h.seq) - h.changed_at AS duration
-                  FROM %2$s h
-                 WHERE h.to_stage IS NOT NULL) d
-         WHERE d.duration IS NOT NULL
-         GROUP BY d.to_stage) a
+               pipeline._visit_time_stats(h.from_entered_at, h.changed_at) AS t
+          FROM %1$s h
+         WHERE h.from_stage IS NOT NULL AND h.to_stage IS NOT NULL AND h.from_entered_at IS NOT NULL
+         GROUP BY h.from_stage) a
  ORDER BY a.ordinal$v$,
-		h_keys, h_name);
+		h_name);
 	PERFORM pipeline._install_view(target, names.schema_name, names.durations, def,
 		pg_catalog.format('pipeline: time spent in each stage by rows of %s, over completed visits', t_name),
 		ARRAY[
@@ -325,28 +325,29 @@ SELECT %1$s,
 	-- Funnel: per row of the target, the furthest non-lost stage in its
 	-- history (deletion rows ignored); a stage is reached by the rows whose
 	-- furthest stage has reached it, by the one definition of "reached"
-	-- the aggregates use (pipeline._stage_reached).  Cumulated over the few
-	-- furthest stages, not per row.
+	-- the aggregates use (pipeline._stage_reached).
+	--
+	-- Without a group per key: each history row carries furthest_before,
+	-- the furthest stage of the key's earlier rows, so the rows that moved
+	-- a key's furthest stage up (from furthest_before to to_stage) form a
+	-- chain whose last to_stage is the key's furthest stage, and one pass
+	-- over those rows of the keys now in the table (a join on the key)
+	-- gives the funnel: pipeline._funnel_raises.
 	def := pg_catalog.format($v$
 WITH stages AS (
-    SELECT s.e AS stage, pipeline.stage_ordinal(s.e) AS ordinal
+    SELECT s.e AS stage, pipeline.stage_ordinal(s.e) AS ordinal,
+           pg_catalog.row_number() OVER (ORDER BY s.e) AS n, pg_catalog.count(*) OVER () AS k
       FROM pg_catalog.unnest(pg_catalog.enum_range(NULL::%1$s)) AS s(e)
      WHERE pipeline.stage_kind(s.e) <> 'lost'
-), furthest AS (
-    SELECT f.furthest, pg_catalog.count(*) AS n, pg_catalog.sum(%2$s) AS amount
-      FROM (SELECT %3$s, pg_catalog.max(h.to_stage) AS furthest
-              FROM %4$s h
-             WHERE h.to_stage IS NOT NULL AND h.to_stage <> ALL (%5$s)
-             GROUP BY %3$s) f
+), raises AS (
+    SELECT pipeline._funnel_raises(h.furthest_before, h.to_stage, %2$s) AS a
+      FROM %4$s h
       JOIN %6$s t ON %7$s
-     GROUP BY f.furthest
+     WHERE h.to_stage IS NOT NULL AND h.to_stage <> ALL (%5$s)
+       AND (h.furthest_before IS NULL OR h.to_stage > h.furthest_before)
 ), reached AS (
-    SELECT s.stage, s.ordinal,
-           COALESCE(pg_catalog.sum(f.n), 0)::pg_catalog.int8 AS reached,
-           pg_catalog.sum(f.amount) AS reached_amount
-      FROM stages s
-      LEFT JOIN furthest f ON pipeline._stage_reached(f.furthest, s.stage)
-     GROUP BY s.stage, s.ordinal
+    SELECT s.stage, s.ordinal, COALESCE(c.a[s.n], 0)::pg_catalog.int8 AS reached, c.a[s.n + s.k] AS reached_amount
+      FROM stages s CROSS JOIN raises c
 )
 SELECT r.stage::pg_catalog.text AS stage,
        r.ordinal,
@@ -360,7 +361,7 @@ SELECT r.stage::pg_catalog.text AS stage,
 WINDOW w AS (ORDER BY r.ordinal)
  ORDER BY r.ordinal$v$,
 		stype_name, coalesce(amount_expr, 'NULL::pg_catalog.numeric'), h_keys,
-		h_name, lost_stages, t_name, join_ft,
+		h_name, lost_stages, t_name, join_ht,
 		CASE WHEN amount_expr IS NULL THEN 'NULL::pg_catalog.numeric'
 			 ELSE 'COALESCE(r.reached_amount, 0::pg_catalog.numeric)' END);
 	PERFORM pipeline._install_view(target, names.schema_name, names.funnel, def,

@@ -70,7 +70,7 @@ plain[furthest]="SELECT count(*), count(f) FROM (SELECT id, max(to_stage) AS f F
 declare -A target=([stage_at]=1.0 [funnel]=0.6 [durations]=0.5 [furthest]=1.2)
 SETTINGS="SET jit = off; SET max_parallel_workers_per_gather = 0; SET work_mem = '256MB';"
 
-run() { echo "$SETTINGS $1;" | time_script; }
+run() { echo "$SETTINGS $1;" | cpu_script; }
 for m in stage_at funnel durations furthest; do
 	a=$(echo "$SETTINGS ${ours[$m]};" | $PSQL | tail -n 1)
 	b=$(echo "$SETTINGS ${plain[$m]};" | $PSQL | tail -n 1)

@@ -85,8 +85,10 @@ CREATE FUNCTION pg_temp.upg_snapshot() RETURNS TABLE (what text, "row" text)
 	UNION ALL SELECT 'stage_settings', s::text FROM pipeline.stage_settings s
 	UNION ALL SELECT 'rulesets', r::text FROM pipeline.rulesets r
 	UNION ALL SELECT 'ruleset_edges', e::text FROM pipeline.ruleset_edges e
-	UNION ALL SELECT 'deals_history', h::text FROM upg_deals_stage_history h
-	UNION ALL SELECT 'parts_history', h::text FROM upg_parts_stage_history h
+	UNION ALL SELECT 'deals_history', (h.id, h.from_stage, h.to_stage, h.changed_at, h.changed_by, h.seq)::text
+	            FROM upg_deals_stage_history h
+	UNION ALL SELECT 'parts_history', (h.region, h.id, h.from_stage, h.to_stage, h.changed_at, h.changed_by, h.seq)::text
+	            FROM upg_parts_stage_history h
 	UNION ALL SELECT 'aggregates', row(pipeline.win_rate(stage), pipeline.funnel(stage),
 	                                   pipeline.weighted_pipeline(stage, amount), pipeline.furthest_stage(stage))::text
 	            FROM upg_deals
@@ -137,6 +139,29 @@ SELECT what, count(*) AS rows FROM upg_before GROUP BY what ORDER BY what;
 SELECT count(*) AS rows_differing
   FROM ((SELECT * FROM upg_before EXCEPT ALL SELECT * FROM upg_after)
         UNION ALL (SELECT * FROM upg_after EXCEPT ALL SELECT * FROM upg_before)) d;
+
+-- 1.1: the upgraded history rows carry when their from_stage was entered
+-- and the furthest non-lost stage before them, as a window over each
+-- key's rows in (changed_at, seq) order computes them
+SELECT 'upg_deals' AS history, count(*) AS rows,
+       count(*) FILTER (WHERE h.from_entered_at IS DISTINCT FROM w.prev_at
+                           OR h.furthest_before IS DISTINCT FROM w.furthest) AS mismatches
+  FROM upg_deals_stage_history h
+  JOIN (SELECT seq, CASE WHEN from_stage IS NOT NULL THEN lag(changed_at) OVER k END AS prev_at,
+               max(to_stage) FILTER (WHERE pipeline.stage_kind(to_stage) <> 'lost')
+                 OVER (k ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS furthest
+          FROM upg_deals_stage_history WINDOW k AS (PARTITION BY id ORDER BY changed_at, seq)) w USING (seq)
+UNION ALL
+SELECT 'upg_parts', count(*),
+       count(*) FILTER (WHERE h.from_entered_at IS DISTINCT FROM w.prev_at
+                           OR h.furthest_before IS DISTINCT FROM w.furthest)
+  FROM upg_parts_stage_history h
+  JOIN (SELECT seq, CASE WHEN from_stage IS NOT NULL THEN lag(changed_at) OVER k END AS prev_at,
+               max(to_stage) FILTER (WHERE pipeline.stage_kind(to_stage) <> 'lost')
+                 OVER (k ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS furthest
+          FROM upg_parts_stage_history WINDOW k AS (PARTITION BY region, id ORDER BY changed_at, seq)) w USING (seq);
+SELECT id, from_stage, to_stage, from_entered_at IS NOT NULL AS has_from_entered_at, furthest_before
+  FROM upg_deals_stage_history ORDER BY id, seq LIMIT 6;
 
 -- 1.1: the attachments are configuration rows (by identity), and the
 -- triggers carry only their stage column

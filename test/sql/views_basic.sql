@@ -28,7 +28,8 @@ SET ROLE regress_views_owner;
 CREATE TABLE "Regress Views"."Deals" (id integer PRIMARY KEY, stage pipeline.stage NOT NULL, amount integer);
 CREATE TABLE "Regress Views"."Deals_stage_history" (id integer NOT NULL,
 	from_stage pipeline.stage, to_stage pipeline.stage NOT NULL,
-	changed_at timestamptz NOT NULL, changed_by name NOT NULL, seq bigint NOT NULL);
+	changed_at timestamptz NOT NULL, changed_by name NOT NULL, seq bigint NOT NULL,
+	from_entered_at timestamptz, furthest_before pipeline.stage);
 GRANT USAGE ON SCHEMA "Regress Views" TO PUBLIC;
 GRANT SELECT ON "Regress Views"."Deals" TO regress_views_reader;
 GRANT SELECT ON "Regress Views"."Deals" TO regress_views_other WITH GRANT OPTION;
@@ -65,6 +66,11 @@ INSERT INTO "Regress Views"."Deals_stage_history" VALUES
 	(1, 'lead_generation', 'prospecting', now() - interval '7 days', 'x', 3),
 	(1, 'prospecting', 'qualification', now() - interval '4 days', 'x', 4),
 	(2, 'prospecting', 'closed_lost', now() - interval '2 days', 'x', 5);
+-- rows written by hand: their derived columns (when from_stage was
+-- entered, the furthest stage before) are filled as attach fills them
+SELECT pipeline._history_derived_columns('"Regress Views"."Deals"', '"Regress Views"."Deals_stage_history"');
+SELECT id, from_stage, to_stage, changed_at - from_entered_at AS visit, furthest_before
+  FROM "Regress Views"."Deals_stage_history" ORDER BY seq;
 SET ROLE regress_views_reader;
 SELECT stage, ordinal, reached, reached_amount, conversion_from_previous, conversion_from_first
   FROM "Regress Views"."Deals_funnel";
@@ -136,6 +142,7 @@ CREATE TABLE "Regress Views".tickets_phase_stage_history (code text NOT NULL,
 INSERT INTO "Regress Views".tickets VALUES ('A', 'closed_won');
 INSERT INTO "Regress Views".tickets_phase_stage_history VALUES ('A', NULL, 'negotiation', now(), 'x', 1),
 	('A', 'negotiation', 'closed_won', now(), 'x', 2);
+SELECT pipeline._history_derived_columns('"Regress Views".tickets', '"Regress Views".tickets_phase_stage_history');
 SELECT pg_temp.create_views('"Regress Views".tickets', 'phase', '"Regress Views".tickets_phase_stage_history');
 SELECT relname FROM pg_class WHERE relnamespace = '"Regress Views"'::regnamespace AND relkind = 'v' ORDER BY 1;
 SELECT stage, reached, reached_amount FROM "Regress Views".tickets_phase_funnel;
@@ -180,6 +187,7 @@ INSERT INTO "Regress Views".hours_stage_history VALUES
 	(2, NULL, 'prospecting', '2026-03-01 00:00+00', 'x', 2),
 	(1, 'prospecting', 'qualification', '2026-03-02 20:00+00', 'x', 3),
 	(2, 'prospecting', 'qualification', '2026-03-03 06:00+00', 'x', 4);
+SELECT pipeline._history_derived_columns('"Regress Views".hours', '"Regress Views".hours_stage_history');
 SELECT pg_temp.create_views('"Regress Views".hours', 'stage', '"Regress Views".hours_stage_history');
 SELECT avg(d) AS plain_avg FROM (VALUES (interval '1 day 20:00'), (interval '2 days 06:00')) v(d);
 SELECT stage, visits, avg_time::text, avg_days, median_time::text, median_days, p90_time::text, p90_days

@@ -759,60 +759,102 @@ stage_call_cache_init(StageCallCache *cc)
 }
 
 /*
- * The backend-wide memo of stage_call_cache_get for calls through an
- * FmgrInfo without an expression: Citus's worker_partial_agg makes a fresh
- * one (fmgr_info, no fn_expr) for every row, so fn_extra never survives a
- * row.  Keyed by what does not change between those rows: the function and
- * the statement (local transaction and statement start); a few slots, so
- * that the aggregates of one query do not evict each other.
+ * Call-site memory of calls through an FmgrInfo without an expression:
+ * Citus's worker_partial_agg makes a fresh one (fmgr_info, no fn_expr) for
+ * every row, so fn_extra never survives a row.  Kept for the backend
+ * instead, keyed by what does not change between those rows: the function,
+ * the node calling it (fcinfo->context) and the statement (local
+ * transaction and statement start).  A few slots, so that the aggregates of
+ * one query do not evict each other; each slot's memory is a context of its
+ * own, reset when the slot is reused.  (Two calls of one function over
+ * different enum types in one query share a slot, and reload its tables
+ * when the type changes: correct, only slower.)
  */
-#define STAGE_CALL_MEMO_SLOTS 8
+#define CALL_SITE_MEMO_SLOTS 8
 
-static struct
+typedef struct CallSiteMemo
 {
 	Oid			fn_oid;
+	void	   *context;
 	LocalTransactionId lxid;
 	TimestampTz stmt_start;
-	StageCallCache cc;
-} stage_call_memo[STAGE_CALL_MEMO_SLOTS];
-static int	stage_call_memo_next = 0;
+	Size		size;
+	MemoryContext cxt;
+	void	   *site;
+} CallSiteMemo;
+
+static CallSiteMemo call_site_memo[CALL_SITE_MEMO_SLOTS];
+static int	call_site_memo_next = 0;	/* the slot to reuse next */
 
 /*
- * A StageCallCache kept in fn_extra, initialized on the first call; for a
- * call site without an expression, its memo slot for the statement.
+ * The call site's memory, size bytes starting with a StageCallCache, zeroed
+ * and initialized on the first call: in fn_extra (allocated in fn_mcxt), or
+ * for a call without an expression its memo slot for the statement.  *cxt
+ * is where more of the call site's memory may go.
+ */
+static void *
+stage_call_site(FunctionCallInfo fcinfo, Size size, MemoryContext *cxt)
+{
+	FmgrInfo   *flinfo = fcinfo->flinfo;
+	LocalTransactionId lxid;
+	TimestampTz stmt_start;
+	CallSiteMemo *m;
+
+	if (flinfo->fn_expr != NULL)
+	{
+		flinfo->fn_extra = MemoryContextAllocZero(flinfo->fn_mcxt, size);
+		stage_call_cache_init((StageCallCache *) flinfo->fn_extra);
+		*cxt = flinfo->fn_mcxt;
+		return flinfo->fn_extra;
+	}
+
+	lxid = compat_MyProcLxid;
+	stmt_start = GetCurrentStatementStartTimestamp();
+	for (int i = 0; i < CALL_SITE_MEMO_SLOTS; i++)
+	{
+		m = &call_site_memo[i];
+		if (m->site != NULL && m->fn_oid == flinfo->fn_oid &&
+			m->context == (void *) fcinfo->context && m->lxid == lxid &&
+			m->stmt_start == stmt_start && m->size == size)
+		{
+			flinfo->fn_extra = m->site;
+			*cxt = m->cxt;
+			return m->site;
+		}
+	}
+
+	m = &call_site_memo[call_site_memo_next];
+	call_site_memo_next = (call_site_memo_next + 1) % CALL_SITE_MEMO_SLOTS;
+	if (m->cxt == NULL)
+		m->cxt = AllocSetContextCreate(TopMemoryContext, "pipeline call site memo",
+									   ALLOCSET_SMALL_SIZES);
+	else
+		MemoryContextReset(m->cxt);
+	m->site = NULL;
+	m->fn_oid = flinfo->fn_oid;
+	m->context = (void *) fcinfo->context;
+	m->lxid = lxid;
+	m->stmt_start = stmt_start;
+	m->size = size;
+	m->site = MemoryContextAllocZero(m->cxt, size);
+	stage_call_cache_init((StageCallCache *) m->site);
+	flinfo->fn_extra = m->site;
+	*cxt = m->cxt;
+	return m->site;
+}
+
+/*
+ * The call site's StageCallCache (see stage_call_site), initialized on the
+ * first call.
  */
 StageCallCache *
-stage_call_cache_get(FmgrInfo *flinfo)
+stage_call_cache_get(FunctionCallInfo fcinfo)
 {
-	if (flinfo->fn_extra == NULL && flinfo->fn_expr == NULL)
-	{
-		LocalTransactionId lxid = compat_MyProcLxid;
-		TimestampTz stmt_start = GetCurrentStatementStartTimestamp();
-		int			i;
+	MemoryContext cxt;
 
-		for (i = 0; i < STAGE_CALL_MEMO_SLOTS; i++)
-			if (stage_call_memo[i].fn_oid == flinfo->fn_oid &&
-				stage_call_memo[i].lxid == lxid && stage_call_memo[i].stmt_start == stmt_start)
-				break;
-		if (i == STAGE_CALL_MEMO_SLOTS)
-		{
-			i = stage_call_memo_next;
-			stage_call_memo_next = (stage_call_memo_next + 1) % STAGE_CALL_MEMO_SLOTS;
-			stage_call_cache_init(&stage_call_memo[i].cc);
-			stage_call_memo[i].fn_oid = flinfo->fn_oid;
-			stage_call_memo[i].lxid = lxid;
-			stage_call_memo[i].stmt_start = stmt_start;
-		}
-		flinfo->fn_extra = &stage_call_memo[i].cc;
-	}
-	else if (flinfo->fn_extra == NULL)
-	{
-		StageCallCache *cc = MemoryContextAlloc(flinfo->fn_mcxt, sizeof(StageCallCache));
-
-		stage_call_cache_init(cc);
-		flinfo->fn_extra = cc;
-	}
-	return (StageCallCache *) flinfo->fn_extra;
+	if (fcinfo->flinfo->fn_extra != NULL)
+		return (StageCallCache *) fcinfo->flinfo->fn_extra;
+	return (StageCallCache *) stage_call_site(fcinfo, sizeof(StageCallCache), &cxt);
 }
 
 /*
@@ -860,6 +902,224 @@ stage_call_lookup_value(StageCallCache *cc, Oid enum_oid, int *index)
 	cc->generation = stage_meta_generation;
 	*index = i;
 	return type;
+}
+
+/* Largest label OID spread for which a StageMap keeps a dense map. */
+#define STAGE_MAP_DENSE_MAX	4096
+
+/*
+ * The tables of a StageMap, in one contiguous block so that a call site can
+ * copy them with one memcpy; arrays follow the header at the offsets it
+ * gives: Oid sorted_oids[n]; int32 sorted_index[n]; int32 map[map_len];
+ * uint8 kind[n]; bool reach[n * n]; uint32 prob_off[n];
+ * char name[name_len + 1]; then each stage's probability (a Numeric).
+ */
+typedef struct StageTables
+{
+	Size		size;			/* of the whole block */
+	Oid			type_oid;
+	uint64		generation;		/* stage_meta_generation it was built at */
+	int			nstages;
+	Oid			base_oid;		/* smallest label OID */
+	uint32		map_len;		/* 0 when the OIDs are too spread out */
+	int			name_len;
+	Size		off_sorted_oids;
+	Size		off_sorted_index;
+	Size		off_map;
+	Size		off_kind;
+	Size		off_reach;
+	Size		off_prob;
+	Size		off_name;
+} StageTables;
+
+/*
+ * The tables of the type last loaded by any call site of this backend,
+ * keyed by what does not change while its registration stands: the type's
+ * OID and stage_meta_generation.  Call sites come and go (one per query, or
+ * per row under Citus when a statement has more aggregates than memo
+ * slots); this keeps each from rebuilding the tables.
+ */
+static StageTables *stage_tables_memo = NULL;
+
+/*
+ * Build the tables of a stage type in TopMemoryContext (they become the
+ * backend-wide memo).
+ */
+static StageTables *
+stage_tables_build(const StageType *type)
+{
+	int			n = type->nstages;
+	int			name_len = strlen(type->qualified_name);
+	StageTables h = {0};
+	StageTables *t;
+	Size		off;
+	int32	   *map;
+	uint32	   *prob_off;
+
+	if (n < 1 || n > PIPELINE_MAX_STAGES)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("stage type %s has %d labels, more than the aggregates support",
+						type->qualified_name, n)));
+	h.type_oid = type->type_oid;
+	h.generation = stage_meta_generation;
+	h.nstages = n;
+	h.base_oid = type->sorted_oids[0];
+	if (type->sorted_oids[n - 1] - type->sorted_oids[0] < STAGE_MAP_DENSE_MAX)
+		h.map_len = type->sorted_oids[n - 1] - type->sorted_oids[0] + 1;
+	h.name_len = name_len;
+
+	/* lay out the arrays after the header */
+	h.off_sorted_oids = MAXALIGN(sizeof(StageTables));
+	h.off_sorted_index = h.off_sorted_oids + MAXALIGN(sizeof(Oid) * n);
+	h.off_map = h.off_sorted_index + MAXALIGN(sizeof(int32) * n);
+	h.off_kind = h.off_map + MAXALIGN(sizeof(int32) * h.map_len);
+	h.off_reach = h.off_kind + MAXALIGN(n);
+	h.off_prob = h.off_reach + MAXALIGN((Size) n * n);
+	h.off_name = h.off_prob + MAXALIGN(sizeof(uint32) * n);
+	off = h.off_name + MAXALIGN(name_len + 1);
+	h.size = off;
+	for (int i = 0; i < n; i++)
+		h.size += MAXALIGN(VARSIZE(type->stages[i].probability));
+
+	t = MemoryContextAllocZero(TopMemoryContext, h.size);
+	*t = h;
+	map = (int32 *) ((char *) t + t->off_map);
+	prob_off = (uint32 *) ((char *) t + t->off_prob);
+	memcpy((char *) t + t->off_name, type->qualified_name, name_len + 1);
+	for (uint32 k = 0; k < t->map_len; k++)
+		map[k] = -1;
+	for (int i = 0; i < n; i++)
+	{
+		Numeric		prob = type->stages[i].probability;
+
+		((Oid *) ((char *) t + t->off_sorted_oids))[i] = type->sorted_oids[i];
+		((int32 *) ((char *) t + t->off_sorted_index))[i] = type->sorted_index[i];
+		if (t->map_len > 0)
+			map[type->sorted_oids[i] - t->base_oid] = type->sorted_index[i];
+		((uint8 *) ((char *) t + t->off_kind))[i] = (uint8) type->stages[i].kind;
+		for (int j = 0; j < n; j++)
+			((bool *) ((char *) t + t->off_reach))[i * n + j] = stage_reached(type, i, j);
+		prob_off[i] = (uint32) off;
+		memcpy((char *) t + off, prob, VARSIZE(prob));
+		off += MAXALIGN(VARSIZE(prob));
+	}
+	return t;
+}
+
+/*
+ * Give the call site its own copy of a stage type's tables (from the
+ * backend-wide memo, rebuilt when stale), replacing what it had: the first
+ * row, a label it had not seen, or a value of another type.  A copy, since
+ * the memo is replaced when another call site loads another type.
+ */
+static void
+stage_map_load(StageMap *m, const StageType *type)
+{
+	StageTables *t;
+
+	if (stage_tables_memo == NULL ||
+		stage_tables_memo->type_oid != type->type_oid ||
+		stage_tables_memo->generation != stage_meta_generation)
+	{
+		if (stage_tables_memo != NULL)
+			pfree(stage_tables_memo);
+		stage_tables_memo = NULL;
+		stage_tables_memo = stage_tables_build(type);
+	}
+
+	t = MemoryContextAlloc(m->cxt, stage_tables_memo->size);
+	memcpy(t, stage_tables_memo, stage_tables_memo->size);
+	if (m->tables != NULL)
+		pfree(m->tables);
+	m->tables = t;
+
+	m->type_oid = t->type_oid;
+	m->nstages = t->nstages;
+	m->base_oid = t->base_oid;
+	m->map_len = t->map_len;
+	m->sorted_oids = (const Oid *) ((char *) t + t->off_sorted_oids);
+	m->sorted_index = (const int32 *) ((char *) t + t->off_sorted_index);
+	m->map = (const int32 *) ((char *) t + t->off_map);
+	m->kind = (const uint8 *) ((char *) t + t->off_kind);
+	m->reach = (const bool *) ((char *) t + t->off_reach);
+	m->prob_off = (const uint32 *) ((char *) t + t->off_prob);
+	m->name = (const char *) t + t->off_name;
+	m->name_len = t->name_len;
+	m->loads++;
+}
+
+/*
+ * Slow path of stage_map_get: the call site's map (see stage_call_site),
+ * with no type loaded.  Creating it is where pending invalidations are
+ * processed, once per query.
+ */
+StageMap *
+stage_map_create(FunctionCallInfo fcinfo, Size size)
+{
+	MemoryContext cxt;
+	StageMap   *m;
+
+	Assert(size >= sizeof(StageMap));
+	m = (StageMap *) stage_call_site(fcinfo, size, &cxt);
+	m->cxt = cxt;
+	return m;
+}
+
+/*
+ * Slow path of stage_map_index: binary search when there is no dense map,
+ * else ask the metadata cache (first row, a label this call site has not
+ * seen, or a value of another type) and reload.
+ */
+int
+stage_map_index_slow(StageMap *m, Oid label)
+{
+	const StageType *type;
+	int			index;
+
+	if (m->type_oid != InvalidOid && m->map_len == 0)
+	{
+		int			lo = 0,
+					hi = m->nstages - 1;
+
+		while (lo <= hi)
+		{
+			int			mid = (lo + hi) / 2;
+
+			if (m->sorted_oids[mid] == label)
+				return m->sorted_index[mid];
+			if (m->sorted_oids[mid] < label)
+				lo = mid + 1;
+			else
+				hi = mid - 1;
+		}
+	}
+	type = stage_call_lookup_value(&m->cc, label, &index);
+	stage_map_load(m, type);
+	return index;
+}
+
+/*
+ * Error unless every label belongs to the map's current type.  For a caller
+ * whose lookups reloaded the map in the middle of a row, which a concretely
+ * typed aggregate never does after its first row; a hand-written call
+ * mixing enum types ends here.
+ */
+void
+stage_map_check_same_type(StageMap *m, int nlabels, const Oid *labels)
+{
+	for (int i = 0; i < nlabels; i++)
+	{
+		int			index;
+		const StageType *type = stage_call_lookup_value(&m->cc, labels[i], &index);
+
+		if (type->type_oid != m->type_oid)
+			ereport(ERROR,
+					(errcode(ERRCODE_DATATYPE_MISMATCH),
+					 errmsg("arguments of a pipeline aggregate must be of one stage type"),
+					 errdetail("Found labels of %s and of another type in the same call.",
+							   type->qualified_name)));
+	}
 }
 
 /*

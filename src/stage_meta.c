@@ -46,6 +46,7 @@
 #include "stage_meta.h"
 
 PG_FUNCTION_INFO_V1(pipeline_config_changed);
+PG_FUNCTION_INFO_V1(pipeline_check_stage_limit);
 
 /* Column numbers of pipeline.stage_types and pipeline.stage_settings. */
 #define Anum_stage_types_stage_type		1
@@ -1226,4 +1227,31 @@ pipeline_config_changed(PG_FUNCTION_ARGS)
 				 errmsg("pipeline._config_changed() must be fired AFTER ... FOR EACH STATEMENT")));
 	CacheInvalidateRelcacheByRelid(RelationGetRelid(trigdata->tg_relation));
 	return PointerGetDatum(NULL);
+}
+
+/*
+ * pipeline._check_stage_limit(stage_type regtype): 54000 when the enum has
+ * more labels than a pipeline supports (PIPELINE_MAX_STAGES).  Called for
+ * every registration written (a trigger on pipeline.stage_types, so
+ * define_stages refuses such a type) and after ALTER TYPE on a registered
+ * type (which then cannot add the label).
+ */
+Datum
+pipeline_check_stage_limit(PG_FUNCTION_ARGS)
+{
+	Oid			type_oid = PG_GETARG_OID(0);
+	CatCList   *list = SearchSysCacheList1(ENUMTYPOIDNAME, ObjectIdGetDatum(type_oid));
+	int			nlabels = list->n_members;
+
+	ReleaseSysCacheList(list);
+	if (nlabels > PIPELINE_MAX_STAGES)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("stage type %s has %d labels, more than the %d a pipeline supports",
+						format_type_be_qualified(type_oid), nlabels, PIPELINE_MAX_STAGES),
+				 errdetail("The aggregates keep a table of stages by stages per type, and pipeline.count_state holds at most %d stages.",
+						   PIPELINE_MAX_STAGES),
+				 errhint("Model the process with at most %d stages; a label removed from an enum needs a new enum type.",
+						 PIPELINE_MAX_STAGES)));
+	PG_RETURN_VOID();
 }

@@ -511,8 +511,9 @@ qualified_type_name(Oid type_oid)
 }
 
 /*
- * Build a type's metadata in the current memory context.  NULL when the
- * type is an enum but not registered.
+ * Build a type's metadata in the current memory context, a temporary one
+ * (stage_type_copy keeps the result): an error part way leaks nothing into
+ * the cache.  NULL when the type is an enum but not registered.
  */
 static StageType *
 build_stage_type(Oid type_oid)
@@ -597,6 +598,44 @@ build_stage_type(Oid type_oid)
 	return type;
 }
 
+/*
+ * A deep copy of a built type in cxt: what the cache keeps, without the
+ * scratch memory of building it.
+ */
+static StageType *
+stage_type_copy(const StageType *src, MemoryContext cxt)
+{
+	MemoryContext old = MemoryContextSwitchTo(cxt);
+	int			n = src->nstages;
+	Size		matrix = (Size) (n + 1) * Max(n, 1);
+	StageType  *type = palloc(sizeof(StageType));
+
+	*type = *src;
+	type->qualified_name = pstrdup(src->qualified_name);
+	type->stages = palloc(sizeof(StageInfo) * Max(n, 1));
+	type->sorted_oids = palloc(sizeof(Oid) * Max(n, 1));
+	type->sorted_index = palloc(sizeof(int) * Max(n, 1));
+	for (int i = 0; i < n; i++)
+	{
+		type->stages[i] = src->stages[i];
+		type->stages[i].label = pstrdup(src->stages[i].label);
+		type->stages[i].probability =
+			DatumGetNumeric(datumCopy(NumericGetDatum(src->stages[i].probability), false, -1));
+		type->sorted_oids[i] = src->sorted_oids[i];
+		type->sorted_index[i] = src->sorted_index[i];
+	}
+	type->rulesets = palloc(sizeof(Ruleset) * Max(src->nrulesets, 1));
+	for (int i = 0; i < src->nrulesets; i++)
+	{
+		type->rulesets[i] = src->rulesets[i];
+		type->rulesets[i].name = pstrdup(src->rulesets[i].name);
+		type->rulesets[i].allowed = palloc(matrix);
+		memcpy(type->rulesets[i].allowed, src->rulesets[i].allowed, matrix);
+	}
+	MemoryContextSwitchTo(old);
+	return type;
+}
+
 /* Raise 42704 for an enum type that has no registration. */
 static void
 report_unregistered(Oid type_oid)
@@ -622,6 +661,7 @@ stage_type_get(Oid type_oid, bool missing_ok)
 	for (;;)
 	{
 		MemoryContext old;
+		MemoryContext build_cxt;
 		StageType  *type;
 		uint64		start_count;
 		HeapTuple	tup;
@@ -657,19 +697,25 @@ stage_type_get(Oid type_oid, bool missing_ok)
 		citus_config_check();
 		start_count = inval_count;
 		resolve_catalog_objects();
-		old = MemoryContextSwitchTo(cache_cxt);
+		build_cxt = AllocSetContextCreate(CurrentMemoryContext,
+										  "pipeline stage type build",
+										  ALLOCSET_DEFAULT_SIZES);
+		old = MemoryContextSwitchTo(build_cxt);
 		type = build_stage_type(type_oid);
 		MemoryContextSwitchTo(old);
 
 		/* An invalidation arrived while loading: what we read may be stale. */
-		if (inval_count != start_count)
-			continue;
-		if (type == NULL)
+		if (inval_count != start_count || type == NULL)
 		{
+			MemoryContextDelete(build_cxt);
+			if (inval_count != start_count)
+				continue;
 			if (missing_ok)
 				return NULL;
 			report_unregistered(type_oid);
 		}
+		type = stage_type_copy(type, cache_cxt);
+		MemoryContextDelete(build_cxt);
 
 		entry = hash_search(type_hash, &type_oid, HASH_ENTER, NULL);
 		entry->type = type;

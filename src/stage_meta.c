@@ -11,7 +11,8 @@
  * rules for a REPEATABLE READ transaction).  Statement-level triggers on the
  * config tables send a relcache invalidation for the changed table; our
  * relcache callback, and syscache callbacks on pg_enum, pg_type and
- * pg_namespace, mark the cache stale.  The cache is dropped lazily, at the
+ * pg_namespace for the labels, types and schemas the cache holds, mark the
+ * cache stale.  The cache is dropped lazily, at the
  * next lookup, so that a pointer handed out stays valid until then.
  */
 #include "compat.h"
@@ -80,6 +81,7 @@ typedef struct TypeEntry
 	Oid			type_oid;		/* hash key */
 	StageType  *type;
 	uint32		hashvalue;		/* TYPEOID syscache hash, for invalidation */
+	uint32		nsp_hashvalue;	/* NAMESPACEOID hash of its schema */
 } TypeEntry;
 
 typedef struct ValueEntry
@@ -87,6 +89,7 @@ typedef struct ValueEntry
 	Oid			enum_oid;		/* hash key */
 	StageType  *type;
 	int			index;
+	uint32		hashvalue;		/* ENUMOID syscache hash, for invalidation */
 } ValueEntry;
 
 /* One pg_enum row, for sorting a type's labels. */
@@ -103,6 +106,7 @@ static MemoryContext cache_cxt = NULL;
 static HTAB *type_hash = NULL;
 static HTAB *value_hash = NULL;
 static bool cache_stale = false;
+static bool enum_check_pending = false; /* see enum_callback */
 static uint64 inval_count = 0;
 
 /* Resolved at first use after each reset. */
@@ -143,35 +147,73 @@ relcache_callback(Datum arg, Oid relid)
 		cache_invalidate();
 }
 
-/* pg_enum or pg_namespace changed: a label or a schema name may be new. */
-static void
-syscache_callback(Datum arg, int cacheid, uint32 hashvalue)
+/*
+ * Whether a type we hold has this TYPEOID hash value (or, with nsp, its
+ * schema this NAMESPACEOID one).
+ */
+static bool
+held_type_has_hash(uint32 hashvalue, bool nsp)
 {
-	cache_invalidate();
+	HASH_SEQ_STATUS status;
+	TypeEntry  *entry;
+
+	hash_seq_init(&status, type_hash);
+	while ((entry = hash_seq_search(&status)) != NULL)
+	{
+		if ((nsp ? entry->nsp_hashvalue : entry->hashvalue) == hashvalue)
+		{
+			hash_seq_term(&status);
+			return true;
+		}
+	}
+	return false;
 }
 
 /* pg_type changed: only matters for types we hold (renamed or dropped). */
 static void
 type_callback(Datum arg, int cacheid, uint32 hashvalue)
 {
-	HASH_SEQ_STATUS status;
-	TypeEntry  *entry;
+	if (hashvalue == 0 || type_hash == NULL || held_type_has_hash(hashvalue, false))
+		cache_invalidate();
+}
 
-	if (hashvalue == 0 || type_hash == NULL)
+/* pg_namespace changed: only matters for the schema of a type we hold. */
+static void
+namespace_callback(Datum arg, int cacheid, uint32 hashvalue)
+{
+	if (hashvalue == 0 || type_hash == NULL || held_type_has_hash(hashvalue, true))
+		cache_invalidate();
+}
+
+/*
+ * pg_enum changed.  A label we hold (renamed, or renumbered by ADD VALUE
+ * ... BEFORE) makes the cache stale at once.  Any other row may be a label
+ * added to a type we hold, whose hash value names no type and which a
+ * callback cannot look up: the next lookup compares the label counts
+ * (check_held_label_counts).
+ */
+static void
+enum_callback(Datum arg, int cacheid, uint32 hashvalue)
+{
+	HASH_SEQ_STATUS status;
+	ValueEntry *v;
+
+	if (hashvalue == 0 || value_hash == NULL)
 	{
 		cache_invalidate();
 		return;
 	}
-	hash_seq_init(&status, type_hash);
-	while ((entry = hash_seq_search(&status)) != NULL)
+	hash_seq_init(&status, value_hash);
+	while ((v = hash_seq_search(&status)) != NULL)
 	{
-		if (entry->hashvalue == hashvalue)
+		if (v->hashvalue == hashvalue)
 		{
-			cache_invalidate();
 			hash_seq_term(&status);
+			cache_invalidate();
 			return;
 		}
 	}
+	enum_check_pending = true;
 }
 
 /*
@@ -181,8 +223,8 @@ void
 stage_meta_init(void)
 {
 	CacheRegisterRelcacheCallback(relcache_callback, (Datum) 0);
-	CacheRegisterSyscacheCallback(ENUMOID, syscache_callback, (Datum) 0);
-	CacheRegisterSyscacheCallback(NAMESPACEOID, syscache_callback, (Datum) 0);
+	CacheRegisterSyscacheCallback(ENUMOID, enum_callback, (Datum) 0);
+	CacheRegisterSyscacheCallback(NAMESPACEOID, namespace_callback, (Datum) 0);
 	CacheRegisterSyscacheCallback(TYPEOID, type_callback, (Datum) 0);
 }
 
@@ -203,6 +245,36 @@ cache_create_tables(void)
 }
 
 /*
+ * Act on a pg_enum change that named no label we hold: the cache is stale
+ * if a type we hold now has another number of labels (ALTER TYPE ... ADD
+ * VALUE).  Reading the catalog may deliver more invalidations; they only
+ * set flags.
+ */
+static void
+check_held_label_counts(void)
+{
+	HASH_SEQ_STATUS status;
+	TypeEntry  *entry;
+
+	enum_check_pending = false;
+	hash_seq_init(&status, type_hash);
+	while ((entry = hash_seq_search(&status)) != NULL)
+	{
+		CatCList   *list = SearchSysCacheList1(ENUMTYPOIDNAME,
+											   ObjectIdGetDatum(entry->type_oid));
+		int			nlabels = list->n_members;
+
+		ReleaseSysCacheList(list);
+		if (nlabels != entry->type->nstages)
+		{
+			hash_seq_term(&status);
+			cache_invalidate();
+			return;
+		}
+	}
+}
+
+/*
  * Drop everything if an invalidation arrived since the last lookup.  This is
  * the only place cached memory is freed.
  */
@@ -217,10 +289,13 @@ cache_reset_if_stale(void)
 		cache_create_tables();
 		return;
 	}
+	if (unlikely(enum_check_pending) && !cache_stale)
+		check_held_label_counts();
 	if (!cache_stale)
 		return;
 	MemoryContextReset(cache_cxt);
 	cache_create_tables();
+	enum_check_pending = false;
 	pipeline_nsp = builtin_type = InvalidOid;
 	stage_types_rel = stage_settings_rel = rulesets_rel = ruleset_edges_rel = InvalidOid;
 	cache_stale = false;
@@ -666,6 +741,7 @@ stage_type_get(Oid type_oid, bool missing_ok)
 		uint64		start_count;
 		HeapTuple	tup;
 		char		typtype;
+		Oid			typnamespace;
 
 		cache_reset_if_stale();
 		entry = hash_search(type_hash, &type_oid, HASH_FIND, NULL);
@@ -682,6 +758,7 @@ stage_type_get(Oid type_oid, bool missing_ok)
 					 errmsg("type with OID %u does not exist", type_oid)));
 		}
 		typtype = ((Form_pg_type) GETSTRUCT(tup))->typtype;
+		typnamespace = ((Form_pg_type) GETSTRUCT(tup))->typnamespace;
 		ReleaseSysCache(tup);
 		if (typtype != TYPTYPE_ENUM)
 		{
@@ -720,12 +797,14 @@ stage_type_get(Oid type_oid, bool missing_ok)
 		entry = hash_search(type_hash, &type_oid, HASH_ENTER, NULL);
 		entry->type = type;
 		entry->hashvalue = GetSysCacheHashValue1(TYPEOID, ObjectIdGetDatum(type_oid));
+		entry->nsp_hashvalue = GetSysCacheHashValue1(NAMESPACEOID, ObjectIdGetDatum(typnamespace));
 		for (int i = 0; i < type->nstages; i++)
 		{
 			ValueEntry *v = hash_search(value_hash, &type->stages[i].enum_oid, HASH_ENTER, NULL);
 
 			v->type = type;
 			v->index = i;
+			v->hashvalue = GetSysCacheHashValue1(ENUMOID, ObjectIdGetDatum(type->stages[i].enum_oid));
 		}
 		return type;
 	}

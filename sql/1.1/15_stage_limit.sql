@@ -25,24 +25,23 @@ COMMENT ON FUNCTION pipeline._check_stage_type_row() IS
 CREATE TRIGGER zz_pipeline_stage_limit BEFORE INSERT OR UPDATE
 	ON pipeline.stage_types FOR EACH ROW EXECUTE FUNCTION pipeline._check_stage_type_row();
 
--- pipeline.stage's labels are part of the contract: refuse ALTER TYPE on it;
--- and no registered type may grow past the label limit.
-CREATE OR REPLACE FUNCTION pipeline._forbid_stage_ddl() RETURNS event_trigger
+-- ALTER TYPE ... ADD VALUE cannot take a registered type past the limit.
+CREATE FUNCTION pipeline._check_altered_stage_types() RETURNS event_trigger
 	LANGUAGE plpgsql
 	SET search_path = pg_catalog, pg_temp
 	AS $$
 BEGIN
-	IF EXISTS (SELECT 1 FROM pg_catalog.pg_event_trigger_ddl_commands() c
-				WHERE c.classid = 'pg_catalog.pg_type'::pg_catalog.regclass
-				  AND c.objid = 'pipeline.stage'::pg_catalog.regtype) THEN
-		RAISE EXCEPTION 'type pipeline.stage cannot be altered'
-			USING ERRCODE = '0A000',
-				  DETAIL = 'Its labels, their order and its name are part of the pipeline extension''s contract.',
-				  HINT = 'Create your own enum type and register it with pipeline.define_stages().';
-	END IF;
 	PERFORM pipeline._check_stage_limit(c.objid::pg_catalog.regtype)
 	   FROM pg_catalog.pg_event_trigger_ddl_commands() c
 	   JOIN pipeline.stage_types r ON r.stage_type = c.objid
 	  WHERE c.classid = 'pg_catalog.pg_type'::pg_catalog.regclass;
 END
 $$;
+COMMENT ON FUNCTION pipeline._check_altered_stage_types() IS
+	'internal: event trigger function of pipeline_stage_limit';
+
+CREATE EVENT TRIGGER pipeline_stage_limit ON ddl_command_end
+	WHEN TAG IN ('ALTER TYPE')
+	EXECUTE FUNCTION pipeline._check_altered_stage_types();
+COMMENT ON EVENT TRIGGER pipeline_stage_limit IS
+	'pipeline: refuses ALTER TYPE ... ADD VALUE that takes a registered stage type past 1,000 labels';

@@ -98,11 +98,15 @@ SELECT pipeline.define_stages('saas_stage', '{paid,expanded}', '{lost_early,chur
 SELECT pipeline.define_stages(NULL, '{paid}', '{churned}');
 \echo SQLSTATE :SQLSTATE
 -- more labels than a pipeline supports (1,000): 54000, nothing registered
-DO $$ BEGIN
-	EXECUTE (SELECT format('CREATE TYPE public.huge_stage AS ENUM (%s)',
+CREATE FUNCTION pg_temp.create_enum(name text, nlabels integer) RETURNS void
+	LANGUAGE plpgsql AS $$
+BEGIN
+	EXECUTE (SELECT format('CREATE TYPE public.%I AS ENUM (%s)', name,
 						   string_agg(quote_literal('s' || i), ', ' ORDER BY i))
-			   FROM generate_series(1, 1001) i);
-END $$;
+			   FROM generate_series(1, nlabels) i);
+END
+$$;
+SELECT pg_temp.create_enum('huge_stage', 1001);
 SELECT pipeline.define_stages('huge_stage', '{s1000}', '{s1001}');
 \echo SQLSTATE :SQLSTATE
 SELECT count(*) AS huge_registrations FROM pipeline.stage_types WHERE stage_type = 'huge_stage'::regtype;
@@ -112,11 +116,7 @@ VALUES ('huge_stage', '{s1}', '{s1000}', '{s1001}', '{s1}', '{0}');
 \echo SQLSTATE :SQLSTATE
 DROP TYPE huge_stage;
 -- 1,000 labels register, aggregate, and cannot grow past the limit
-DO $$ BEGIN
-	EXECUTE (SELECT format('CREATE TYPE public.wide_stage AS ENUM (%s)',
-						   string_agg(quote_literal('s' || i), ', ' ORDER BY i))
-			   FROM generate_series(1, 1000) i);
-END $$;
+SELECT pg_temp.create_enum('wide_stage', 1000);
 SELECT pipeline.define_stages('wide_stage', '{s999}', '{s1000}');
 SELECT pipeline.win_rate(s), pipeline.conversion_rate(s, 's500'),
        cardinality(pipeline.funnel(s)) AS funnel_stages, pipeline.furthest_stage(s)

@@ -6,8 +6,8 @@
  * The SQL aggregates are declared once per registered enum type (concrete
  * types, for Citus) by pipeline._declare_amount_aggregates(); they all share
  * these C functions, declared anyenum.  The enum type is found from the
- * label's OID through the stage metadata cache, never from the call
- * expression, which Citus does not provide.
+ * label's OID through the call site's StageMap (stage_meta.h), never from
+ * the call expression, which Citus does not provide.
  */
 #include "compat.h"
 
@@ -29,8 +29,7 @@ static Datum
 win_rate_amount(FunctionCallInfo fcinfo, bool inverse)
 {
 	AmountState *st = amount_state_for_update(fcinfo, 0, AMOUNT_KIND_WIN_RATE);
-	StageCallCache *cc;
-	StageType  *type;
+	StageMap   *m;
 	MoneyValue	v;
 	Numeric		addend;
 	int			index;
@@ -39,9 +38,9 @@ win_rate_amount(FunctionCallInfo fcinfo, bool inverse)
 	if (PG_ARGISNULL(1) || PG_ARGISNULL(2))
 		PG_RETURN_POINTER(st);
 	money_read(PG_GETARG_DATUM(2), "amount", &v);
-	cc = stage_call_cache_get(fcinfo->flinfo);
-	type = stage_call_lookup_value(cc, PG_GETARG_OID(1), &index);
-	switch (type->stages[index].kind)
+	m = stage_map_get(fcinfo, sizeof(StageMap));
+	index = stage_map_index(m, PG_GETARG_OID(1));
+	switch ((StageKind) m->kind[index])
 	{
 		case STAGE_KIND_WON:
 			which = 0;
@@ -101,8 +100,7 @@ static Datum
 weighted_pipeline(FunctionCallInfo fcinfo, bool inverse)
 {
 	AmountState *st = amount_state_for_update(fcinfo, 0, AMOUNT_KIND_WEIGHTED);
-	StageCallCache *cc;
-	StageType  *type;
+	StageMap   *m;
 	MoneyValue	v,
 				prob,
 				product;
@@ -113,12 +111,12 @@ weighted_pipeline(FunctionCallInfo fcinfo, bool inverse)
 	if (PG_ARGISNULL(1) || PG_ARGISNULL(2))
 		PG_RETURN_POINTER(st);
 	money_read(PG_GETARG_DATUM(2), "amount", &v);
-	cc = stage_call_cache_get(fcinfo->flinfo);
-	type = stage_call_lookup_value(cc, PG_GETARG_OID(1), &index);
-	open = (type->stages[index].kind == STAGE_KIND_OPEN);
+	m = stage_map_get(fcinfo, sizeof(StageMap));
+	index = stage_map_index(m, PG_GETARG_OID(1));
+	open = (m->kind[index] == STAGE_KIND_OPEN);
 	if (open)
 	{
-		money_read(NumericGetDatum(type->stages[index].probability), "probability", &prob);
+		money_read(NumericGetDatum(stage_map_probability(m, index)), "probability", &prob);
 		money_mul(&v, &prob, &product);
 	}
 

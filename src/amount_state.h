@@ -25,6 +25,7 @@
 #include "nodes/nodes.h"
 
 #include "money.h"
+#include "pipeline.h"
 
 #define AMOUNT_STATE_VERSION 1
 
@@ -64,14 +65,13 @@ typedef struct AmountState
 extern AmountState *amount_state_for_update_slow(FunctionCallInfo fcinfo, int argno, AmountKind kind);
 
 /*
- * Per row: when called as an aggregate or window aggregate (the test
- * AggCheckCallContext makes) with a state of ours, update it in place.
+ * Per row: when called as an aggregate or window aggregate with a state of
+ * ours, update it in place.
  */
 static inline AmountState *
 amount_state_for_update(FunctionCallInfo fcinfo, int argno, AmountKind kind)
 {
-	if (likely(!PG_ARGISNULL(argno) && fcinfo->context != NULL &&
-			   (IsA(fcinfo->context, AggState) || IsA(fcinfo->context, WindowAggState))))
+	if (likely(!PG_ARGISNULL(argno) && pipeline_called_as_aggregate(fcinfo)))
 	{
 		AmountState *st = (AmountState *) PG_GETARG_POINTER(argno);
 

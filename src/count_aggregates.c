@@ -6,11 +6,10 @@
  *		pipeline.count_state.
  *
  * The per-row path does no catalog access, no hashing and no allocation:
- * each call site keeps, in fn_extra, a label-OID -> stage-index map of its
- * stage type (a dense array when the type's OIDs are close together, a
- * binary search otherwise), the kind of each stage and the "reached" matrix,
- * all copied from the stage metadata cache when the first row arrives.
- * Under an aggregate the state is updated in place.
+ * each call site keeps the StageMap of its stage type (label OID -> stage
+ * index, the kind of each stage and the "reached" matrix; stage_meta.h),
+ * loaded when the first row arrives.  Under an aggregate the state is
+ * updated in place.
  *
  * Transition functions are declared anyenum but never look at the call
  * expression (Citus calls them without one): the stage type comes from the
@@ -19,15 +18,13 @@
  */
 #include "compat.h"
 
-#include "access/xact.h"
 #include "catalog/pg_type.h"
 #include "common/int.h"
 #include "fmgr.h"
-#include "storage/proc.h"
 #include "utils/array.h"
-#include "utils/memutils.h"
 
 #include "count_state.h"
+#include "pipeline.h"
 #include "stage_meta.h"
 
 PG_FUNCTION_INFO_V1(pipeline_conversion_trans);
@@ -46,66 +43,18 @@ PG_FUNCTION_INFO_V1(pipeline_funnel_final);
 PG_FUNCTION_INFO_V1(pipeline_furthest_stage_value);
 PG_FUNCTION_INFO_V1(pipeline_furthest_step);
 
-/* Largest OID spread for which a dense label map is kept. */
-#define DENSE_MAP_MAX	4096
-
 /*
- * What the per-row path needs of one stage type, in one contiguous block so
- * that it can be copied with one memcpy:
- *	Oid sorted_oids[n]; int32 sorted_index[n]; int32 map[map_len];
- *	uint8 kind[n]; bool reach[n * n]; char name[name_len + 1]
- */
-typedef struct CountTables
-{
-	Size		size;			/* of the whole block */
-	Oid			type_oid;
-	uint64		generation;		/* stage_meta_generation it was built at */
-	int			nstages;
-	Oid			base_oid;		/* smallest label OID */
-	uint32		map_len;		/* 0 when the OIDs are too spread out */
-	int			name_len;
-	Size		off_sorted_index;
-	Size		off_map;
-	Size		off_kind;
-	Size		off_reach;
-	Size		off_name;
-	/* arrays follow, from offsetof(CountTables, data) */
-	double		data[FLEXIBLE_ARRAY_MEMBER];
-} CountTables;
-
-/*
- * Per-call-site cache (fn_extra): a private copy of the type's tables and
- * pointers into it.  Private, because StageType pointers are only valid
- * until the next stage_meta lookup.
+ * Per-call-site cache (fn_extra): the stage map of the call site's type
+ * (label -> stage index, kinds, "reached"; see StageMap) and, for
+ * conversion_rate(reached, target) and (reached, from, to), what a row at
+ * each stage adds for the constant arguments last seen, so that a row costs
+ * one lookup: bit 0 counts it in the denominator, bit 1 in the numerator.
+ * The outcome table is valid while outcome_loads == map.loads.
  */
 typedef struct CountCallCache
 {
-	StageCallCache cc;			/* once-per-query invalidation, type memo */
-	MemoryContext cxt;			/* what the cache allocates lives here */
-	CountTables *tables;		/* NULL until the first row */
-	Oid			type_oid;		/* type described below; InvalidOid if none */
-	int			nstages;
-	uint64		loads;			/* times the tables were (re)loaded */
-	/* label OID -> stage index: dense when map_len > 0 ... */
-	Oid			base_oid;
-	uint32		map_len;
-	const int32 *map;			/* -1 where no label of the type */
-	/* ... and a binary search over the sorted label OIDs otherwise */
-	const Oid  *sorted_oids;
-	const int32 *sorted_index;
-	const uint8 *kind;			/* StageKind by stage index */
-	const bool *reach;			/* reach[at * nstages + target] */
-	const char *name;			/* schema-qualified type name */
-	int			name_len;
-	void	   *agg_context;	/* fcinfo->context known to be an aggregate */
-
-	/*
-	 * conversion_rate(reached, target) and (reached, from, to): what a row
-	 * at each stage adds for the constant arguments last seen, so that a row
-	 * costs one lookup: bit 0 counts it in the denominator, bit 1 in the
-	 * numerator.  Valid while outcome_loads == loads.
-	 */
-	uint8	   *outcome;		/* nstages entries, in cxt */
+	StageMap	map;			/* first: stage_map_get allocates the whole */
+	uint8	   *outcome;		/* nstages entries, in map.cxt */
 	int			outcome_len;	/* allocated entries */
 	Oid			outcome_args[2];	/* target, or from and to */
 	uint64		outcome_loads;
@@ -114,365 +63,15 @@ typedef struct CountCallCache
 #define COUNT_OUTCOME_DENOMINATOR	1
 #define COUNT_OUTCOME_NUMERATOR		2
 
-/*
- * conversion_rate(boolean) has no stage type, so no call cache of its own:
- * its transition functions remember the aggregate node here instead.
- */
-typedef struct ConversionCallCache
-{
-	void	   *agg_context;
-} ConversionCallCache;
+/* A quoted schema-qualified name always fits in a state. */
+StaticAssertDecl(2 * (2 * NAMEDATALEN + 2) + 1 <= COUNT_STATE_MAX_NAME,
+				 "COUNT_STATE_MAX_NAME must hold any quoted qualified type name");
 
-/*
- * The tables of the last type loaded by any call site of this backend.
- * Citus calls transition functions through a fresh FmgrInfo for every row
- * (so fn_extra never survives a row); this memo keeps that from rebuilding
- * the tables each time.  Valid while stage_meta_generation is unchanged.
- */
-static CountTables *count_tables_memo = NULL;
-
-/*
- * Call-site caches of calls through an FmgrInfo without an expression
- * (Citus's worker_partial_agg: a fresh FmgrInfo for every row), kept for the
- * backend instead of in fn_extra, keyed by what does not change between
- * those rows: the function, the aggregate node calling it, the statement.
- * A few slots, so that the aggregates of one query do not evict each other;
- * each slot's memory is a context of its own, reset when the slot is
- * reused.  The conversion_rate(boolean) functions, which have no call cache,
- * keep their aggregate node in conv.  (Two calls of one function over
- * different enum types in one query share a slot, and reload its tables
- * when the type changes: correct, only slower.)
- */
-#define COUNT_MEMO_SLOTS 8
-
-typedef struct CountMemo
-{
-	Oid			fn_oid;
-	void	   *context;
-	LocalTransactionId lxid;
-	TimestampTz stmt_start;
-	MemoryContext cxt;
-	CountCallCache *cache;
-	ConversionCallCache conv;
-} CountMemo;
-
-static CountMemo count_memo[COUNT_MEMO_SLOTS];
-static int	count_memo_next = 0;	/* the slot to reuse next */
-
-/* This call's memo slot (see CountMemo), emptied if it was another's. */
-static CountMemo *
-count_memo_slot(FunctionCallInfo fcinfo)
-{
-	LocalTransactionId lxid = compat_MyProcLxid;
-	TimestampTz stmt_start = GetCurrentStatementStartTimestamp();
-	CountMemo  *m;
-
-	for (int i = 0; i < COUNT_MEMO_SLOTS; i++)
-	{
-		m = &count_memo[i];
-		if (m->fn_oid == fcinfo->flinfo->fn_oid && m->context == (void *) fcinfo->context &&
-			m->lxid == lxid && m->stmt_start == stmt_start)
-			return m;
-	}
-	m = &count_memo[count_memo_next];
-	count_memo_next = (count_memo_next + 1) % COUNT_MEMO_SLOTS;
-	if (m->cxt == NULL)
-		m->cxt = AllocSetContextCreate(TopMemoryContext, "pipeline count memo",
-									   ALLOCSET_SMALL_SIZES);
-	else
-		MemoryContextReset(m->cxt);
-	m->cache = NULL;
-	memset(&m->conv, 0, sizeof(m->conv));
-	m->fn_oid = fcinfo->flinfo->fn_oid;
-	m->context = (void *) fcinfo->context;
-	m->lxid = lxid;
-	m->stmt_start = stmt_start;
-	return m;
-}
-
-/*
- * The call site's cache, created on its first call (in fn_mcxt, or for a
- * call without an expression in its backend-wide memo slot).  Creating it
- * is where pending invalidations are processed, once per query.
- */
-static pg_noinline CountCallCache *
-count_call_cache_create(FunctionCallInfo fcinfo)
-{
-	CountCallCache *c;
-
-	if (fcinfo->flinfo->fn_expr == NULL)
-	{
-		CountMemo  *m = count_memo_slot(fcinfo);
-
-		if (m->cache == NULL)
-		{
-			m->cache = MemoryContextAllocZero(m->cxt, sizeof(CountCallCache));
-			m->cache->cxt = m->cxt;
-			stage_call_cache_init(&m->cache->cc);
-		}
-		c = m->cache;
-	}
-	else
-	{
-		c = MemoryContextAllocZero(fcinfo->flinfo->fn_mcxt, sizeof(CountCallCache));
-		c->cxt = fcinfo->flinfo->fn_mcxt;
-		stage_call_cache_init(&c->cc);
-	}
-	fcinfo->flinfo->fn_extra = c;
-	return c;
-}
-
-static inline CountCallCache *
+/* The call site's cache, created on its first call. */
+static pg_attribute_always_inline CountCallCache *
 count_call_cache(FunctionCallInfo fcinfo)
 {
-	CountCallCache *c = (CountCallCache *) fcinfo->flinfo->fn_extra;
-
-	if (unlikely(c == NULL))
-		c = count_call_cache_create(fcinfo);
-	return c;
-}
-
-/*
- * Build the tables of a stage type in TopMemoryContext (they become the
- * backend-wide memo).
- */
-static CountTables *
-count_tables_build(const StageType *type)
-{
-	int			n = type->nstages;
-	int			name_len = strlen(type->qualified_name);
-	uint32		map_len = 0;
-	Size		off;
-	CountTables *t;
-	Oid		   *sorted_oids;
-	int32	   *sorted_index;
-	int32	   *map;
-	uint8	   *kind;
-	bool	   *reach;
-
-	if (n < 1 || n > COUNT_STATE_MAX_STAGES)
-		ereport(ERROR,
-				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-				 errmsg("stage type %s has %d labels, more than the aggregates support",
-						type->qualified_name, n)));
-	if (name_len > COUNT_STATE_MAX_NAME)
-		ereport(ERROR,
-				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-				 errmsg("stage type name %s is too long for the aggregates",
-						type->qualified_name)));
-	if (type->sorted_oids[n - 1] - type->sorted_oids[0] < DENSE_MAP_MAX)
-		map_len = type->sorted_oids[n - 1] - type->sorted_oids[0] + 1;
-
-	/* lay out the arrays after the header */
-	off = MAXALIGN(offsetof(CountTables, data)) + MAXALIGN(sizeof(Oid) * n);
-	{
-		Size		off_sorted_index = off;
-		Size		off_map = off_sorted_index + MAXALIGN(sizeof(int32) * n);
-		Size		off_kind = off_map + MAXALIGN(sizeof(int32) * map_len);
-		Size		off_reach = off_kind + MAXALIGN(n);
-		Size		off_name = off_reach + MAXALIGN((Size) n * n);
-		Size		size = off_name + MAXALIGN(name_len + 1);
-
-		t = MemoryContextAllocZero(TopMemoryContext, size);
-		t->size = size;
-		t->off_sorted_index = off_sorted_index;
-		t->off_map = off_map;
-		t->off_kind = off_kind;
-		t->off_reach = off_reach;
-		t->off_name = off_name;
-	}
-	t->type_oid = type->type_oid;
-	t->generation = stage_meta_generation;
-	t->nstages = n;
-	t->base_oid = type->sorted_oids[0];
-	t->map_len = map_len;
-	t->name_len = name_len;
-
-	sorted_oids = (Oid *) ((char *) t + MAXALIGN(offsetof(CountTables, data)));
-	sorted_index = (int32 *) ((char *) t + t->off_sorted_index);
-	map = (int32 *) ((char *) t + t->off_map);
-	kind = (uint8 *) ((char *) t + t->off_kind);
-	reach = (bool *) ((char *) t + t->off_reach);
-	memcpy((char *) t + t->off_name, type->qualified_name, name_len + 1);
-
-	for (uint32 k = 0; k < map_len; k++)
-		map[k] = -1;
-	for (int i = 0; i < n; i++)
-	{
-		sorted_oids[i] = type->sorted_oids[i];
-		sorted_index[i] = type->sorted_index[i];
-		if (map_len > 0)
-			map[type->sorted_oids[i] - t->base_oid] = type->sorted_index[i];
-		kind[i] = (uint8) type->stages[i].kind;
-		for (int j = 0; j < n; j++)
-			reach[i * n + j] = stage_reached(type, i, j);
-	}
-	return t;
-}
-
-/*
- * Give the call site its own copy of a stage type's tables (from the
- * backend-wide memo, rebuilt when stale), replacing what it had: the first
- * row, a label it had not seen, or a value of another type.
- */
-static void
-count_call_cache_load(FunctionCallInfo fcinfo, CountCallCache *c, const StageType *type)
-{
-	CountTables *t;
-
-	if (count_tables_memo == NULL ||
-		count_tables_memo->type_oid != type->type_oid ||
-		count_tables_memo->generation != stage_meta_generation)
-	{
-		if (count_tables_memo != NULL)
-			pfree(count_tables_memo);
-		count_tables_memo = NULL;
-		count_tables_memo = count_tables_build(type);
-	}
-
-	t = MemoryContextAlloc(c->cxt, count_tables_memo->size);
-	memcpy(t, count_tables_memo, count_tables_memo->size);
-	if (c->tables != NULL)
-		pfree(c->tables);
-	c->tables = t;
-
-	c->type_oid = t->type_oid;
-	c->nstages = t->nstages;
-	c->base_oid = t->base_oid;
-	c->map_len = t->map_len;
-	c->sorted_oids = (const Oid *) ((char *) t + MAXALIGN(offsetof(CountTables, data)));
-	c->sorted_index = (const int32 *) ((char *) t + t->off_sorted_index);
-	c->map = (const int32 *) ((char *) t + t->off_map);
-	c->kind = (const uint8 *) ((char *) t + t->off_kind);
-	c->reach = (const bool *) ((char *) t + t->off_reach);
-	c->name = (const char *) t + t->off_name;
-	c->name_len = t->name_len;
-	c->loads++;
-}
-
-/*
- * Slow path of count_stage_index: binary search when there is no dense map,
- * else ask the metadata cache (first row, a label this call site has not
- * seen, or a value of another type) and reload.
- */
-static pg_noinline int
-count_stage_index_slow(FunctionCallInfo fcinfo, CountCallCache *c, Oid label)
-{
-	const StageType *type;
-	int			index;
-
-	if (c->type_oid != InvalidOid && c->map_len == 0)
-	{
-		int			lo = 0,
-					hi = c->nstages - 1;
-
-		while (lo <= hi)
-		{
-			int			mid = (lo + hi) / 2;
-
-			if (c->sorted_oids[mid] == label)
-				return c->sorted_index[mid];
-			if (c->sorted_oids[mid] < label)
-				lo = mid + 1;
-			else
-				hi = mid - 1;
-		}
-	}
-	type = stage_call_lookup_value(&c->cc, label, &index);
-	count_call_cache_load(fcinfo, c, type);
-	return index;
-}
-
-/*
- * Stage index (0-based, enum order) of an enum label: one subtraction and
- * one array read on the common path.
- */
-static pg_attribute_always_inline int
-count_stage_index(FunctionCallInfo fcinfo, CountCallCache *c, Oid label)
-{
-	uint32		off = (uint32) (label - c->base_oid);
-
-	if (likely(off < c->map_len))
-	{
-		int			index = c->map[off];
-
-		if (likely(index >= 0))
-			return index;
-	}
-	return count_stage_index_slow(fcinfo, c, label);
-}
-
-/*
- * Error unless every label belongs to the call site's current type.  Only
- * reached when a lookup reloaded the cache in the middle of a row, which a
- * concretely typed aggregate never does after its first row; a hand-written
- * call mixing enum types ends here.
- */
-static pg_noinline void
-count_check_same_type(FunctionCallInfo fcinfo, CountCallCache *c, int nlabels, const Oid *labels)
-{
-	for (int i = 0; i < nlabels; i++)
-	{
-		int			index;
-		const StageType *type = stage_call_lookup_value(&c->cc, labels[i], &index);
-
-		if (type->type_oid != c->type_oid)
-			ereport(ERROR,
-					(errcode(ERRCODE_DATATYPE_MISMATCH),
-					 errmsg("arguments of a pipeline aggregate must be of one stage type"),
-					 errdetail("Found labels of %s and of another type in the same call.",
-							   type->qualified_name)));
-	}
-}
-
-/*
- * The aggregate node this call site was last seen to run under (a pointer
- * compare per row instead of AggCheckCallContext).
- */
-static pg_attribute_always_inline void *
-c_agg_context(FunctionCallInfo fcinfo, CountCallCache *c)
-{
-	if (c == NULL)
-		return fcinfo->flinfo->fn_extra ?
-			((ConversionCallCache *) fcinfo->flinfo->fn_extra)->agg_context : NULL;
-	return c->agg_context;
-}
-
-/*
- * Whether the call comes from an aggregate (or window aggregate) node,
- * which owns the state and lets us update it in place; remembered so that
- * the next rows only compare a pointer.
- */
-static pg_noinline bool
-count_in_aggregate(FunctionCallInfo fcinfo, CountCallCache *c)
-{
-	if (fcinfo->context == NULL || !AggCheckCallContext(fcinfo, NULL))
-		return false;
-	if (c == NULL)
-	{
-		if (fcinfo->flinfo->fn_extra == NULL && fcinfo->flinfo->fn_expr == NULL)
-			fcinfo->flinfo->fn_extra = &count_memo_slot(fcinfo)->conv;	/* see CountMemo */
-		else if (fcinfo->flinfo->fn_extra == NULL)
-			fcinfo->flinfo->fn_extra =
-				MemoryContextAllocZero(fcinfo->flinfo->fn_mcxt, sizeof(ConversionCallCache));
-		((ConversionCallCache *) fcinfo->flinfo->fn_extra)->agg_context = fcinfo->context;
-	}
-	else
-		c->agg_context = fcinfo->context;
-	return true;
-}
-
-/*
- * True when called by an aggregate node: one pointer compare per row.
- */
-static pg_attribute_always_inline bool
-count_called_as_aggregate(FunctionCallInfo fcinfo, CountCallCache *c)
-{
-	void	   *known = c_agg_context(fcinfo, c);
-
-	if (likely(known != NULL && fcinfo->context == known))
-		return true;
-	return count_in_aggregate(fcinfo, c);
+	return (CountCallCache *) stage_map_get(fcinfo, sizeof(CountCallCache));
 }
 
 /*
@@ -481,30 +80,32 @@ count_called_as_aggregate(FunctionCallInfo fcinfo, CountCallCache *c)
  * aggregate context).  Under an aggregate, a state that this transition
  * function created is updated in place; the only checks are two integer
  * compares.  Otherwise (a direct call, or a state that is not plain) work on
- * a validated copy, since an input must never be modified.
+ * a validated copy, since an input must never be modified.  c is NULL for
+ * conversion_rate(boolean), which has no stage type.
  */
 static pg_attribute_always_inline CountState *
 count_state_for_update(FunctionCallInfo fcinfo, CountCallCache *c, CountStateKind kind)
 {
 	CountState *s;
-	int			nstages = (kind == COUNT_KIND_CONVERSION) ? 0 : c->nstages;
+	const StageMap *m = c ? &c->map : NULL;
+	int			nstages = (kind == COUNT_KIND_CONVERSION) ? 0 : m->nstages;
 
 	if (unlikely(PG_ARGISNULL(0)))
 	{
 		if (kind == COUNT_KIND_CONVERSION)
 			return count_state_make(kind, 0, "", 0);
-		return count_state_make(kind, nstages, c->name, c->name_len);
+		return count_state_make(kind, nstages, m->name, m->name_len);
 	}
 
 	s = (CountState *) PG_GETARG_POINTER(0);
-	if (likely(count_called_as_aggregate(fcinfo, c) &&
+	if (likely(pipeline_called_as_aggregate(fcinfo) &&
 			   !VARATT_IS_EXTENDED(s) &&
 			   s->kind == kind && s->nstages == nstages))
 		return s;
 
 	s = (CountState *) PG_DETOAST_DATUM_COPY(PG_GETARG_DATUM(0));
 	if (s->kind == kind && COUNT_STATE_UNTYPED(s))
-		return count_state_make(kind, nstages, c->name, c->name_len);
+		return count_state_make(kind, nstages, m->name, m->name_len);
 	if (s->kind != kind)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -513,12 +114,12 @@ count_state_for_update(FunctionCallInfo fcinfo, CountCallCache *c, CountStateKin
 				 errdetail("This transition function expects a state of kind \"%s\".",
 						   count_kind_name(kind))));
 	if (kind != COUNT_KIND_CONVERSION &&
-		(s->nstages != nstages || s->name_len != c->name_len ||
-		 memcmp(COUNT_STATE_NAME(s), c->name, c->name_len) != 0))
+		(s->nstages != nstages || s->name_len != m->name_len ||
+		 memcmp(COUNT_STATE_NAME(s), m->name, m->name_len) != 0))
 		ereport(ERROR,
 				(errcode(ERRCODE_DATATYPE_MISMATCH),
 				 errmsg("pipeline.count_state for stage type %s (%d labels) cannot take a value of %s (%d labels)",
-						COUNT_STATE_NAME(s), s->nstages, c->name, c->nstages)));
+						COUNT_STATE_NAME(s), s->nstages, m->name, m->nstages)));
 	return s;
 }
 
@@ -622,30 +223,30 @@ count_outcome_build(FunctionCallInfo fcinfo, CountCallCache *c,
 {
 	Oid			labels[3] = {value, arg1, arg2};
 	int			index[3];
-	uint64		loads = c->loads;
+	uint64		loads = c->map.loads;
 	int			n;
 
 	for (int i = 0; i <= nargs; i++)
-		index[i] = count_stage_index(fcinfo, c, labels[i]);
-	if (c->loads != loads)
+		index[i] = stage_map_index(&c->map, labels[i]);
+	if (c->map.loads != loads)
 	{
 		/* a lookup reloaded the tables: the labels must share one type */
-		count_check_same_type(fcinfo, c, nargs + 1, labels);
+		stage_map_check_same_type(&c->map, nargs + 1, labels);
 		for (int i = 0; i <= nargs; i++)
-			index[i] = count_stage_index(fcinfo, c, labels[i]);
+			index[i] = stage_map_index(&c->map, labels[i]);
 	}
 
-	n = c->nstages;
+	n = c->map.nstages;
 	if (c->outcome_len < n)
 	{
 		if (c->outcome != NULL)
 			pfree(c->outcome);
-		c->outcome = MemoryContextAlloc(c->cxt, n);
+		c->outcome = MemoryContextAlloc(c->map.cxt, n);
 		c->outcome_len = n;
 	}
 	for (int at = 0; at < n; at++)
 	{
-		const bool *reach = &c->reach[at * n];
+		const bool *reach = &c->map.reach[at * n];
 
 		if (nargs == 1)
 			c->outcome[at] = COUNT_OUTCOME_DENOMINATOR |
@@ -658,7 +259,7 @@ count_outcome_build(FunctionCallInfo fcinfo, CountCallCache *c,
 	}
 	c->outcome_args[0] = arg1;
 	c->outcome_args[1] = arg2;
-	c->outcome_loads = c->loads;
+	c->outcome_loads = c->map.loads;
 	return index[0];
 }
 
@@ -671,10 +272,10 @@ static pg_attribute_always_inline int
 count_outcome(FunctionCallInfo fcinfo, CountCallCache *c,
 			  Oid value, int nargs, Oid arg1, Oid arg2)
 {
-	int			at = count_stage_index(fcinfo, c, value);
+	int			at = stage_map_index(&c->map, value);
 
 	if (unlikely(arg1 != c->outcome_args[0] || arg2 != c->outcome_args[1] ||
-				 c->outcome_loads != c->loads))
+				 c->outcome_loads != c->map.loads))
 		at = count_outcome_build(fcinfo, c, value, nargs, arg1, arg2);
 	return c->outcome[at];
 }
@@ -748,8 +349,8 @@ win_rate_step(FunctionCallInfo fcinfo, int64 delta)
 		return count_skip_row(fcinfo, COUNT_KIND_WIN);
 	c = count_call_cache(fcinfo);
 	/* look up first: the lookup may (re)load c->kind */
-	index = count_stage_index(fcinfo, c, PG_GETARG_OID(1));
-	kind = c->kind[index];
+	index = stage_map_index(&c->map, PG_GETARG_OID(1));
+	kind = c->map.kind[index];
 	s = count_state_for_update(fcinfo, c, COUNT_KIND_WIN);
 	count_add_ratio(s, delta, kind == STAGE_KIND_WON, kind != STAGE_KIND_OPEN);
 	PG_RETURN_POINTER(s);
@@ -783,7 +384,7 @@ stage_counts_step(FunctionCallInfo fcinfo, int64 delta)
 	if (PG_ARGISNULL(1))
 		return count_skip_row(fcinfo, COUNT_KIND_STAGES);
 	c = count_call_cache(fcinfo);
-	index = count_stage_index(fcinfo, c, PG_GETARG_OID(1));
+	index = stage_map_index(&c->map, PG_GETARG_OID(1));
 	s = count_state_for_update(fcinfo, c, COUNT_KIND_STAGES);
 	s->counts[index] += delta;
 	if (unlikely(s->counts[index] < 0))
@@ -990,7 +591,7 @@ pipeline_furthest_step(PG_FUNCTION_ARGS)
 			PG_RETURN_NULL();
 		PG_RETURN_OID(PG_GETARG_OID(0));
 	}
-	cc = stage_call_cache_get(fcinfo->flinfo);
+	cc = stage_call_cache_get(fcinfo);
 	type = stage_call_lookup_value(cc, PG_GETARG_OID(1), &idx);
 	if (type->stages[idx].kind == STAGE_KIND_LOST)
 	{

@@ -91,7 +91,7 @@ count_state_problem(int kind, int64 nstages, int64 ncounts, const int64 *counts,
 	}
 	else
 	{
-		if (nstages < 1 || nstages > COUNT_STATE_MAX_STAGES)
+		if (nstages < 1 || nstages > PIPELINE_MAX_STAGES)
 			return "The stage count is out of range.";
 		if (name_len < 1)
 			return "The stage type name is missing.";
@@ -190,7 +190,7 @@ pipeline_count_state_in(PG_FUNCTION_ARGS)
 
 	if (!parse_count(&p, &nstages) || *p++ != ':')
 		COUNT_STATE_SYNTAX_ERROR(str, "The stage count is missing or not a number.");
-	if (nstages > COUNT_STATE_MAX_STAGES)
+	if (nstages > PIPELINE_MAX_STAGES)
 		COUNT_STATE_SYNTAX_ERROR(str, "The stage count is out of range.");
 
 	/* at most max(nstages, 2) counts are valid; read one more to detect */
@@ -276,7 +276,7 @@ pipeline_count_state_recv(PG_FUNCTION_ARGS)
 	kind = pq_getmsgbyte(buf);
 	nstages = (int32) pq_getmsgint(buf, 4);
 	ncounts = (int32) pq_getmsgint(buf, 4);
-	if (nstages < 0 || nstages > COUNT_STATE_MAX_STAGES ||
+	if (nstages < 0 || nstages > PIPELINE_MAX_STAGES ||
 		ncounts < 0 || ncounts > Max(nstages, 2))
 		COUNT_STATE_BINARY_ERROR("The stage count or the number of counts is out of range.");
 	if ((int64) (buf->len - buf->cursor) < ncounts * (int64) sizeof(int64))

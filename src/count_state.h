@@ -26,10 +26,11 @@
 
 #include "fmgr.h"
 
+#include "pipeline.h"
+
 #define COUNT_STATE_VERSION		1
 
-/* Upper bound on labels per stage type, and on a type name's length. */
-#define COUNT_STATE_MAX_STAGES	32767
+/* Upper bound on a type name's length (labels: PIPELINE_MAX_STAGES). */
 #define COUNT_STATE_MAX_NAME	1024
 
 typedef enum CountStateKind

@@ -177,7 +177,7 @@ pipeline_last_stage_final(PG_FUNCTION_ARGS)
 Datum
 pipeline_stage_reached(PG_FUNCTION_ARGS)
 {
-	StageCallCache *cc = stage_call_cache_get(fcinfo->flinfo);
+	StageCallCache *cc = stage_call_cache_get(fcinfo);
 	int			at;
 	int			target;
 	StageType  *type;

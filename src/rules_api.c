@@ -42,7 +42,7 @@ pipeline_can_transition(PG_FUNCTION_ARGS)
 
 	if (PG_ARGISNULL(1) || PG_ARGISNULL(2))
 		PG_RETURN_NULL();
-	cc = stage_call_cache_get(fcinfo->flinfo);
+	cc = stage_call_cache_get(fcinfo);
 	rsname = text_to_cstring(PG_GETARG_TEXT_PP(2));
 
 	if (!PG_ARGISNULL(0))
@@ -75,7 +75,7 @@ pipeline_next_stages(PG_FUNCTION_ARGS)
 
 	if (PG_ARGISNULL(1))
 		PG_RETURN_NULL();
-	cc = stage_call_cache_get(fcinfo->flinfo);
+	cc = stage_call_cache_get(fcinfo);
 	rsname = text_to_cstring(PG_GETARG_TEXT_PP(1));
 
 	if (!PG_ARGISNULL(0))

@@ -116,7 +116,7 @@ pipeline_allowed_moves(PG_FUNCTION_ARGS)
 	if (PG_ARGISNULL(0) || PG_ARGISNULL(2))
 		PG_RETURN_NULL();
 	/* once per query: see changes other sessions committed */
-	(void) stage_call_cache_get(fcinfo->flinfo);
+	(void) stage_call_cache_get(fcinfo);
 
 	typoid = attached_stage_type(PG_GETARG_OID(0), NameStr(*PG_GETARG_NAME(2)), &rsname);
 	/* the pointer is good until the next stage_meta lookup: none below */
@@ -154,7 +154,7 @@ pipeline_can_move(PG_FUNCTION_ARGS)
 
 	if (PG_ARGISNULL(0) || PG_ARGISNULL(2) || PG_ARGISNULL(3))
 		PG_RETURN_NULL();
-	(void) stage_call_cache_get(fcinfo->flinfo);
+	(void) stage_call_cache_get(fcinfo);
 
 	typoid = attached_stage_type(PG_GETARG_OID(0), NameStr(*PG_GETARG_NAME(3)), &rsname);
 	type = stage_type_get(typoid, false);

@@ -24,7 +24,7 @@ PG_FUNCTION_INFO_V1(pipeline_require_registered);
 static const StageInfo *
 stage_arg(FunctionCallInfo fcinfo)
 {
-	StageCallCache *cc = stage_call_cache_get(fcinfo->flinfo);
+	StageCallCache *cc = stage_call_cache_get(fcinfo);
 	int			index;
 	StageType  *type = stage_call_lookup_value(cc, PG_GETARG_OID(0), &index);
 

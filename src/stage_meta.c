@@ -11,7 +11,8 @@
  * rules for a REPEATABLE READ transaction).  Statement-level triggers on the
  * config tables send a relcache invalidation for the changed table; our
  * relcache callback, and syscache callbacks on pg_enum, pg_type and
- * pg_namespace, mark the cache stale.  The cache is dropped lazily, at the
+ * pg_namespace for the labels, types and schemas the cache holds, mark the
+ * cache stale.  The cache is dropped lazily, at the
  * next lookup, so that a pointer handed out stays valid until then.
  */
 #include "compat.h"
@@ -46,6 +47,7 @@
 #include "stage_meta.h"
 
 PG_FUNCTION_INFO_V1(pipeline_config_changed);
+PG_FUNCTION_INFO_V1(pipeline_check_stage_limit);
 
 /* Column numbers of pipeline.stage_types and pipeline.stage_settings. */
 #define Anum_stage_types_stage_type		1
@@ -79,6 +81,7 @@ typedef struct TypeEntry
 	Oid			type_oid;		/* hash key */
 	StageType  *type;
 	uint32		hashvalue;		/* TYPEOID syscache hash, for invalidation */
+	uint32		nsp_hashvalue;	/* NAMESPACEOID hash of its schema */
 } TypeEntry;
 
 typedef struct ValueEntry
@@ -86,6 +89,7 @@ typedef struct ValueEntry
 	Oid			enum_oid;		/* hash key */
 	StageType  *type;
 	int			index;
+	uint32		hashvalue;		/* ENUMOID syscache hash, for invalidation */
 } ValueEntry;
 
 /* One pg_enum row, for sorting a type's labels. */
@@ -102,6 +106,7 @@ static MemoryContext cache_cxt = NULL;
 static HTAB *type_hash = NULL;
 static HTAB *value_hash = NULL;
 static bool cache_stale = false;
+static bool enum_check_pending = false; /* see enum_callback */
 static uint64 inval_count = 0;
 
 /* Resolved at first use after each reset. */
@@ -142,35 +147,73 @@ relcache_callback(Datum arg, Oid relid)
 		cache_invalidate();
 }
 
-/* pg_enum or pg_namespace changed: a label or a schema name may be new. */
-static void
-syscache_callback(Datum arg, int cacheid, uint32 hashvalue)
+/*
+ * Whether a type we hold has this TYPEOID hash value (or, with nsp, its
+ * schema this NAMESPACEOID one).
+ */
+static bool
+held_type_has_hash(uint32 hashvalue, bool nsp)
 {
-	cache_invalidate();
+	HASH_SEQ_STATUS status;
+	TypeEntry  *entry;
+
+	hash_seq_init(&status, type_hash);
+	while ((entry = hash_seq_search(&status)) != NULL)
+	{
+		if ((nsp ? entry->nsp_hashvalue : entry->hashvalue) == hashvalue)
+		{
+			hash_seq_term(&status);
+			return true;
+		}
+	}
+	return false;
 }
 
 /* pg_type changed: only matters for types we hold (renamed or dropped). */
 static void
 type_callback(Datum arg, int cacheid, uint32 hashvalue)
 {
-	HASH_SEQ_STATUS status;
-	TypeEntry  *entry;
+	if (hashvalue == 0 || type_hash == NULL || held_type_has_hash(hashvalue, false))
+		cache_invalidate();
+}
 
-	if (hashvalue == 0 || type_hash == NULL)
+/* pg_namespace changed: only matters for the schema of a type we hold. */
+static void
+namespace_callback(Datum arg, int cacheid, uint32 hashvalue)
+{
+	if (hashvalue == 0 || type_hash == NULL || held_type_has_hash(hashvalue, true))
+		cache_invalidate();
+}
+
+/*
+ * pg_enum changed.  A label we hold (renamed, or renumbered by ADD VALUE
+ * ... BEFORE) makes the cache stale at once.  Any other row may be a label
+ * added to a type we hold, whose hash value names no type and which a
+ * callback cannot look up: the next lookup compares the label counts
+ * (check_held_label_counts).
+ */
+static void
+enum_callback(Datum arg, int cacheid, uint32 hashvalue)
+{
+	HASH_SEQ_STATUS status;
+	ValueEntry *v;
+
+	if (hashvalue == 0 || value_hash == NULL)
 	{
 		cache_invalidate();
 		return;
 	}
-	hash_seq_init(&status, type_hash);
-	while ((entry = hash_seq_search(&status)) != NULL)
+	hash_seq_init(&status, value_hash);
+	while ((v = hash_seq_search(&status)) != NULL)
 	{
-		if (entry->hashvalue == hashvalue)
+		if (v->hashvalue == hashvalue)
 		{
-			cache_invalidate();
 			hash_seq_term(&status);
+			cache_invalidate();
 			return;
 		}
 	}
+	enum_check_pending = true;
 }
 
 /*
@@ -180,8 +223,8 @@ void
 stage_meta_init(void)
 {
 	CacheRegisterRelcacheCallback(relcache_callback, (Datum) 0);
-	CacheRegisterSyscacheCallback(ENUMOID, syscache_callback, (Datum) 0);
-	CacheRegisterSyscacheCallback(NAMESPACEOID, syscache_callback, (Datum) 0);
+	CacheRegisterSyscacheCallback(ENUMOID, enum_callback, (Datum) 0);
+	CacheRegisterSyscacheCallback(NAMESPACEOID, namespace_callback, (Datum) 0);
 	CacheRegisterSyscacheCallback(TYPEOID, type_callback, (Datum) 0);
 }
 
@@ -202,6 +245,36 @@ cache_create_tables(void)
 }
 
 /*
+ * Act on a pg_enum change that named no label we hold: the cache is stale
+ * if a type we hold now has another number of labels (ALTER TYPE ... ADD
+ * VALUE).  Reading the catalog may deliver more invalidations; they only
+ * set flags.
+ */
+static void
+check_held_label_counts(void)
+{
+	HASH_SEQ_STATUS status;
+	TypeEntry  *entry;
+
+	enum_check_pending = false;
+	hash_seq_init(&status, type_hash);
+	while ((entry = hash_seq_search(&status)) != NULL)
+	{
+		CatCList   *list = SearchSysCacheList1(ENUMTYPOIDNAME,
+											   ObjectIdGetDatum(entry->type_oid));
+		int			nlabels = list->n_members;
+
+		ReleaseSysCacheList(list);
+		if (nlabels != entry->type->nstages)
+		{
+			hash_seq_term(&status);
+			cache_invalidate();
+			return;
+		}
+	}
+}
+
+/*
  * Drop everything if an invalidation arrived since the last lookup.  This is
  * the only place cached memory is freed.
  */
@@ -216,10 +289,13 @@ cache_reset_if_stale(void)
 		cache_create_tables();
 		return;
 	}
+	if (unlikely(enum_check_pending) && !cache_stale)
+		check_held_label_counts();
 	if (!cache_stale)
 		return;
 	MemoryContextReset(cache_cxt);
 	cache_create_tables();
+	enum_check_pending = false;
 	pipeline_nsp = builtin_type = InvalidOid;
 	stage_types_rel = stage_settings_rel = rulesets_rel = ruleset_edges_rel = InvalidOid;
 	cache_stale = false;
@@ -510,8 +586,9 @@ qualified_type_name(Oid type_oid)
 }
 
 /*
- * Build a type's metadata in the current memory context.  NULL when the
- * type is an enum but not registered.
+ * Build a type's metadata in the current memory context, a temporary one
+ * (stage_type_copy keeps the result): an error part way leaks nothing into
+ * the cache.  NULL when the type is an enum but not registered.
  */
 static StageType *
 build_stage_type(Oid type_oid)
@@ -596,6 +673,44 @@ build_stage_type(Oid type_oid)
 	return type;
 }
 
+/*
+ * A deep copy of a built type in cxt: what the cache keeps, without the
+ * scratch memory of building it.
+ */
+static StageType *
+stage_type_copy(const StageType *src, MemoryContext cxt)
+{
+	MemoryContext old = MemoryContextSwitchTo(cxt);
+	int			n = src->nstages;
+	Size		matrix = (Size) (n + 1) * Max(n, 1);
+	StageType  *type = palloc(sizeof(StageType));
+
+	*type = *src;
+	type->qualified_name = pstrdup(src->qualified_name);
+	type->stages = palloc(sizeof(StageInfo) * Max(n, 1));
+	type->sorted_oids = palloc(sizeof(Oid) * Max(n, 1));
+	type->sorted_index = palloc(sizeof(int) * Max(n, 1));
+	for (int i = 0; i < n; i++)
+	{
+		type->stages[i] = src->stages[i];
+		type->stages[i].label = pstrdup(src->stages[i].label);
+		type->stages[i].probability =
+			DatumGetNumeric(datumCopy(NumericGetDatum(src->stages[i].probability), false, -1));
+		type->sorted_oids[i] = src->sorted_oids[i];
+		type->sorted_index[i] = src->sorted_index[i];
+	}
+	type->rulesets = palloc(sizeof(Ruleset) * Max(src->nrulesets, 1));
+	for (int i = 0; i < src->nrulesets; i++)
+	{
+		type->rulesets[i] = src->rulesets[i];
+		type->rulesets[i].name = pstrdup(src->rulesets[i].name);
+		type->rulesets[i].allowed = palloc(matrix);
+		memcpy(type->rulesets[i].allowed, src->rulesets[i].allowed, matrix);
+	}
+	MemoryContextSwitchTo(old);
+	return type;
+}
+
 /* Raise 42704 for an enum type that has no registration. */
 static void
 report_unregistered(Oid type_oid)
@@ -621,10 +736,12 @@ stage_type_get(Oid type_oid, bool missing_ok)
 	for (;;)
 	{
 		MemoryContext old;
+		MemoryContext build_cxt;
 		StageType  *type;
 		uint64		start_count;
 		HeapTuple	tup;
 		char		typtype;
+		Oid			typnamespace;
 
 		cache_reset_if_stale();
 		entry = hash_search(type_hash, &type_oid, HASH_FIND, NULL);
@@ -641,6 +758,7 @@ stage_type_get(Oid type_oid, bool missing_ok)
 					 errmsg("type with OID %u does not exist", type_oid)));
 		}
 		typtype = ((Form_pg_type) GETSTRUCT(tup))->typtype;
+		typnamespace = ((Form_pg_type) GETSTRUCT(tup))->typnamespace;
 		ReleaseSysCache(tup);
 		if (typtype != TYPTYPE_ENUM)
 		{
@@ -656,29 +774,37 @@ stage_type_get(Oid type_oid, bool missing_ok)
 		citus_config_check();
 		start_count = inval_count;
 		resolve_catalog_objects();
-		old = MemoryContextSwitchTo(cache_cxt);
+		build_cxt = AllocSetContextCreate(CurrentMemoryContext,
+										  "pipeline stage type build",
+										  ALLOCSET_DEFAULT_SIZES);
+		old = MemoryContextSwitchTo(build_cxt);
 		type = build_stage_type(type_oid);
 		MemoryContextSwitchTo(old);
 
 		/* An invalidation arrived while loading: what we read may be stale. */
-		if (inval_count != start_count)
-			continue;
-		if (type == NULL)
+		if (inval_count != start_count || type == NULL)
 		{
+			MemoryContextDelete(build_cxt);
+			if (inval_count != start_count)
+				continue;
 			if (missing_ok)
 				return NULL;
 			report_unregistered(type_oid);
 		}
+		type = stage_type_copy(type, cache_cxt);
+		MemoryContextDelete(build_cxt);
 
 		entry = hash_search(type_hash, &type_oid, HASH_ENTER, NULL);
 		entry->type = type;
 		entry->hashvalue = GetSysCacheHashValue1(TYPEOID, ObjectIdGetDatum(type_oid));
+		entry->nsp_hashvalue = GetSysCacheHashValue1(NAMESPACEOID, ObjectIdGetDatum(typnamespace));
 		for (int i = 0; i < type->nstages; i++)
 		{
 			ValueEntry *v = hash_search(value_hash, &type->stages[i].enum_oid, HASH_ENTER, NULL);
 
 			v->type = type;
 			v->index = i;
+			v->hashvalue = GetSysCacheHashValue1(ENUMOID, ObjectIdGetDatum(type->stages[i].enum_oid));
 		}
 		return type;
 	}
@@ -759,60 +885,102 @@ stage_call_cache_init(StageCallCache *cc)
 }
 
 /*
- * The backend-wide memo of stage_call_cache_get for calls through an
- * FmgrInfo without an expression: Citus's worker_partial_agg makes a fresh
- * one (fmgr_info, no fn_expr) for every row, so fn_extra never survives a
- * row.  Keyed by what does not change between those rows: the function and
- * the statement (local transaction and statement start); a few slots, so
- * that the aggregates of one query do not evict each other.
+ * Call-site memory of calls through an FmgrInfo without an expression:
+ * Citus's worker_partial_agg makes a fresh one (fmgr_info, no fn_expr) for
+ * every row, so fn_extra never survives a row.  Kept for the backend
+ * instead, keyed by what does not change between those rows: the function,
+ * the node calling it (fcinfo->context) and the statement (local
+ * transaction and statement start).  A few slots, so that the aggregates of
+ * one query do not evict each other; each slot's memory is a context of its
+ * own, reset when the slot is reused.  (Two calls of one function over
+ * different enum types in one query share a slot, and reload its tables
+ * when the type changes: correct, only slower.)
  */
-#define STAGE_CALL_MEMO_SLOTS 8
+#define CALL_SITE_MEMO_SLOTS 8
 
-static struct
+typedef struct CallSiteMemo
 {
 	Oid			fn_oid;
+	void	   *context;
 	LocalTransactionId lxid;
 	TimestampTz stmt_start;
-	StageCallCache cc;
-} stage_call_memo[STAGE_CALL_MEMO_SLOTS];
-static int	stage_call_memo_next = 0;
+	Size		size;
+	MemoryContext cxt;
+	void	   *site;
+} CallSiteMemo;
+
+static CallSiteMemo call_site_memo[CALL_SITE_MEMO_SLOTS];
+static int	call_site_memo_next = 0;	/* the slot to reuse next */
 
 /*
- * A StageCallCache kept in fn_extra, initialized on the first call; for a
- * call site without an expression, its memo slot for the statement.
+ * The call site's memory, size bytes starting with a StageCallCache, zeroed
+ * and initialized on the first call: in fn_extra (allocated in fn_mcxt), or
+ * for a call without an expression its memo slot for the statement.  *cxt
+ * is where more of the call site's memory may go.
+ */
+static void *
+stage_call_site(FunctionCallInfo fcinfo, Size size, MemoryContext *cxt)
+{
+	FmgrInfo   *flinfo = fcinfo->flinfo;
+	LocalTransactionId lxid;
+	TimestampTz stmt_start;
+	CallSiteMemo *m;
+
+	if (flinfo->fn_expr != NULL)
+	{
+		flinfo->fn_extra = MemoryContextAllocZero(flinfo->fn_mcxt, size);
+		stage_call_cache_init((StageCallCache *) flinfo->fn_extra);
+		*cxt = flinfo->fn_mcxt;
+		return flinfo->fn_extra;
+	}
+
+	lxid = compat_MyProcLxid;
+	stmt_start = GetCurrentStatementStartTimestamp();
+	for (int i = 0; i < CALL_SITE_MEMO_SLOTS; i++)
+	{
+		m = &call_site_memo[i];
+		if (m->site != NULL && m->fn_oid == flinfo->fn_oid &&
+			m->context == (void *) fcinfo->context && m->lxid == lxid &&
+			m->stmt_start == stmt_start && m->size == size)
+		{
+			flinfo->fn_extra = m->site;
+			*cxt = m->cxt;
+			return m->site;
+		}
+	}
+
+	m = &call_site_memo[call_site_memo_next];
+	call_site_memo_next = (call_site_memo_next + 1) % CALL_SITE_MEMO_SLOTS;
+	if (m->cxt == NULL)
+		m->cxt = AllocSetContextCreate(TopMemoryContext, "pipeline call site memo",
+									   ALLOCSET_SMALL_SIZES);
+	else
+		MemoryContextReset(m->cxt);
+	m->site = NULL;
+	m->fn_oid = flinfo->fn_oid;
+	m->context = (void *) fcinfo->context;
+	m->lxid = lxid;
+	m->stmt_start = stmt_start;
+	m->size = size;
+	m->site = MemoryContextAllocZero(m->cxt, size);
+	stage_call_cache_init((StageCallCache *) m->site);
+	flinfo->fn_extra = m->site;
+	*cxt = m->cxt;
+	return m->site;
+}
+
+/*
+ * The call site's StageCallCache (see stage_call_site), initialized on the
+ * first call.
  */
 StageCallCache *
-stage_call_cache_get(FmgrInfo *flinfo)
+stage_call_cache_get(FunctionCallInfo fcinfo)
 {
-	if (flinfo->fn_extra == NULL && flinfo->fn_expr == NULL)
-	{
-		LocalTransactionId lxid = compat_MyProcLxid;
-		TimestampTz stmt_start = GetCurrentStatementStartTimestamp();
-		int			i;
+	MemoryContext cxt;
 
-		for (i = 0; i < STAGE_CALL_MEMO_SLOTS; i++)
-			if (stage_call_memo[i].fn_oid == flinfo->fn_oid &&
-				stage_call_memo[i].lxid == lxid && stage_call_memo[i].stmt_start == stmt_start)
-				break;
-		if (i == STAGE_CALL_MEMO_SLOTS)
-		{
-			i = stage_call_memo_next;
-			stage_call_memo_next = (stage_call_memo_next + 1) % STAGE_CALL_MEMO_SLOTS;
-			stage_call_cache_init(&stage_call_memo[i].cc);
-			stage_call_memo[i].fn_oid = flinfo->fn_oid;
-			stage_call_memo[i].lxid = lxid;
-			stage_call_memo[i].stmt_start = stmt_start;
-		}
-		flinfo->fn_extra = &stage_call_memo[i].cc;
-	}
-	else if (flinfo->fn_extra == NULL)
-	{
-		StageCallCache *cc = MemoryContextAlloc(flinfo->fn_mcxt, sizeof(StageCallCache));
-
-		stage_call_cache_init(cc);
-		flinfo->fn_extra = cc;
-	}
-	return (StageCallCache *) flinfo->fn_extra;
+	if (fcinfo->flinfo->fn_extra != NULL)
+		return (StageCallCache *) fcinfo->flinfo->fn_extra;
+	return (StageCallCache *) stage_call_site(fcinfo, sizeof(StageCallCache), &cxt);
 }
 
 /*
@@ -860,6 +1028,224 @@ stage_call_lookup_value(StageCallCache *cc, Oid enum_oid, int *index)
 	cc->generation = stage_meta_generation;
 	*index = i;
 	return type;
+}
+
+/* Largest label OID spread for which a StageMap keeps a dense map. */
+#define STAGE_MAP_DENSE_MAX	4096
+
+/*
+ * The tables of a StageMap, in one contiguous block so that a call site can
+ * copy them with one memcpy; arrays follow the header at the offsets it
+ * gives: Oid sorted_oids[n]; int32 sorted_index[n]; int32 map[map_len];
+ * uint8 kind[n]; bool reach[n * n]; uint32 prob_off[n];
+ * char name[name_len + 1]; then each stage's probability (a Numeric).
+ */
+typedef struct StageTables
+{
+	Size		size;			/* of the whole block */
+	Oid			type_oid;
+	uint64		generation;		/* stage_meta_generation it was built at */
+	int			nstages;
+	Oid			base_oid;		/* smallest label OID */
+	uint32		map_len;		/* 0 when the OIDs are too spread out */
+	int			name_len;
+	Size		off_sorted_oids;
+	Size		off_sorted_index;
+	Size		off_map;
+	Size		off_kind;
+	Size		off_reach;
+	Size		off_prob;
+	Size		off_name;
+} StageTables;
+
+/*
+ * The tables of the type last loaded by any call site of this backend,
+ * keyed by what does not change while its registration stands: the type's
+ * OID and stage_meta_generation.  Call sites come and go (one per query, or
+ * per row under Citus when a statement has more aggregates than memo
+ * slots); this keeps each from rebuilding the tables.
+ */
+static StageTables *stage_tables_memo = NULL;
+
+/*
+ * Build the tables of a stage type in TopMemoryContext (they become the
+ * backend-wide memo).
+ */
+static StageTables *
+stage_tables_build(const StageType *type)
+{
+	int			n = type->nstages;
+	int			name_len = strlen(type->qualified_name);
+	StageTables h = {0};
+	StageTables *t;
+	Size		off;
+	int32	   *map;
+	uint32	   *prob_off;
+
+	if (n < 1 || n > PIPELINE_MAX_STAGES)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("stage type %s has %d labels, more than the aggregates support",
+						type->qualified_name, n)));
+	h.type_oid = type->type_oid;
+	h.generation = stage_meta_generation;
+	h.nstages = n;
+	h.base_oid = type->sorted_oids[0];
+	if (type->sorted_oids[n - 1] - type->sorted_oids[0] < STAGE_MAP_DENSE_MAX)
+		h.map_len = type->sorted_oids[n - 1] - type->sorted_oids[0] + 1;
+	h.name_len = name_len;
+
+	/* lay out the arrays after the header */
+	h.off_sorted_oids = MAXALIGN(sizeof(StageTables));
+	h.off_sorted_index = h.off_sorted_oids + MAXALIGN(sizeof(Oid) * n);
+	h.off_map = h.off_sorted_index + MAXALIGN(sizeof(int32) * n);
+	h.off_kind = h.off_map + MAXALIGN(sizeof(int32) * h.map_len);
+	h.off_reach = h.off_kind + MAXALIGN(n);
+	h.off_prob = h.off_reach + MAXALIGN((Size) n * n);
+	h.off_name = h.off_prob + MAXALIGN(sizeof(uint32) * n);
+	off = h.off_name + MAXALIGN(name_len + 1);
+	h.size = off;
+	for (int i = 0; i < n; i++)
+		h.size += MAXALIGN(VARSIZE(type->stages[i].probability));
+
+	t = MemoryContextAllocZero(TopMemoryContext, h.size);
+	*t = h;
+	map = (int32 *) ((char *) t + t->off_map);
+	prob_off = (uint32 *) ((char *) t + t->off_prob);
+	memcpy((char *) t + t->off_name, type->qualified_name, name_len + 1);
+	for (uint32 k = 0; k < t->map_len; k++)
+		map[k] = -1;
+	for (int i = 0; i < n; i++)
+	{
+		Numeric		prob = type->stages[i].probability;
+
+		((Oid *) ((char *) t + t->off_sorted_oids))[i] = type->sorted_oids[i];
+		((int32 *) ((char *) t + t->off_sorted_index))[i] = type->sorted_index[i];
+		if (t->map_len > 0)
+			map[type->sorted_oids[i] - t->base_oid] = type->sorted_index[i];
+		((uint8 *) ((char *) t + t->off_kind))[i] = (uint8) type->stages[i].kind;
+		for (int j = 0; j < n; j++)
+			((bool *) ((char *) t + t->off_reach))[i * n + j] = stage_reached(type, i, j);
+		prob_off[i] = (uint32) off;
+		memcpy((char *) t + off, prob, VARSIZE(prob));
+		off += MAXALIGN(VARSIZE(prob));
+	}
+	return t;
+}
+
+/*
+ * Give the call site its own copy of a stage type's tables (from the
+ * backend-wide memo, rebuilt when stale), replacing what it had: the first
+ * row, a label it had not seen, or a value of another type.  A copy, since
+ * the memo is replaced when another call site loads another type.
+ */
+static void
+stage_map_load(StageMap *m, const StageType *type)
+{
+	StageTables *t;
+
+	if (stage_tables_memo == NULL ||
+		stage_tables_memo->type_oid != type->type_oid ||
+		stage_tables_memo->generation != stage_meta_generation)
+	{
+		if (stage_tables_memo != NULL)
+			pfree(stage_tables_memo);
+		stage_tables_memo = NULL;
+		stage_tables_memo = stage_tables_build(type);
+	}
+
+	t = MemoryContextAlloc(m->cxt, stage_tables_memo->size);
+	memcpy(t, stage_tables_memo, stage_tables_memo->size);
+	if (m->tables != NULL)
+		pfree(m->tables);
+	m->tables = t;
+
+	m->type_oid = t->type_oid;
+	m->nstages = t->nstages;
+	m->base_oid = t->base_oid;
+	m->map_len = t->map_len;
+	m->sorted_oids = (const Oid *) ((char *) t + t->off_sorted_oids);
+	m->sorted_index = (const int32 *) ((char *) t + t->off_sorted_index);
+	m->map = (const int32 *) ((char *) t + t->off_map);
+	m->kind = (const uint8 *) ((char *) t + t->off_kind);
+	m->reach = (const bool *) ((char *) t + t->off_reach);
+	m->prob_off = (const uint32 *) ((char *) t + t->off_prob);
+	m->name = (const char *) t + t->off_name;
+	m->name_len = t->name_len;
+	m->loads++;
+}
+
+/*
+ * Slow path of stage_map_get: the call site's map (see stage_call_site),
+ * with no type loaded.  Creating it is where pending invalidations are
+ * processed, once per query.
+ */
+StageMap *
+stage_map_create(FunctionCallInfo fcinfo, Size size)
+{
+	MemoryContext cxt;
+	StageMap   *m;
+
+	Assert(size >= sizeof(StageMap));
+	m = (StageMap *) stage_call_site(fcinfo, size, &cxt);
+	m->cxt = cxt;
+	return m;
+}
+
+/*
+ * Slow path of stage_map_index: binary search when there is no dense map,
+ * else ask the metadata cache (first row, a label this call site has not
+ * seen, or a value of another type) and reload.
+ */
+int
+stage_map_index_slow(StageMap *m, Oid label)
+{
+	const StageType *type;
+	int			index;
+
+	if (m->type_oid != InvalidOid && m->map_len == 0)
+	{
+		int			lo = 0,
+					hi = m->nstages - 1;
+
+		while (lo <= hi)
+		{
+			int			mid = (lo + hi) / 2;
+
+			if (m->sorted_oids[mid] == label)
+				return m->sorted_index[mid];
+			if (m->sorted_oids[mid] < label)
+				lo = mid + 1;
+			else
+				hi = mid - 1;
+		}
+	}
+	type = stage_call_lookup_value(&m->cc, label, &index);
+	stage_map_load(m, type);
+	return index;
+}
+
+/*
+ * Error unless every label belongs to the map's current type.  For a caller
+ * whose lookups reloaded the map in the middle of a row, which a concretely
+ * typed aggregate never does after its first row; a hand-written call
+ * mixing enum types ends here.
+ */
+void
+stage_map_check_same_type(StageMap *m, int nlabels, const Oid *labels)
+{
+	for (int i = 0; i < nlabels; i++)
+	{
+		int			index;
+		const StageType *type = stage_call_lookup_value(&m->cc, labels[i], &index);
+
+		if (type->type_oid != m->type_oid)
+			ereport(ERROR,
+					(errcode(ERRCODE_DATATYPE_MISMATCH),
+					 errmsg("arguments of a pipeline aggregate must be of one stage type"),
+					 errdetail("Found labels of %s and of another type in the same call.",
+							   type->qualified_name)));
+	}
 }
 
 /*
@@ -966,4 +1352,31 @@ pipeline_config_changed(PG_FUNCTION_ARGS)
 				 errmsg("pipeline._config_changed() must be fired AFTER ... FOR EACH STATEMENT")));
 	CacheInvalidateRelcacheByRelid(RelationGetRelid(trigdata->tg_relation));
 	return PointerGetDatum(NULL);
+}
+
+/*
+ * pipeline._check_stage_limit(stage_type regtype): 54000 when the enum has
+ * more labels than a pipeline supports (PIPELINE_MAX_STAGES).  Called for
+ * every registration written (a trigger on pipeline.stage_types, so
+ * define_stages refuses such a type) and after ALTER TYPE on a registered
+ * type (which then cannot add the label).
+ */
+Datum
+pipeline_check_stage_limit(PG_FUNCTION_ARGS)
+{
+	Oid			type_oid = PG_GETARG_OID(0);
+	CatCList   *list = SearchSysCacheList1(ENUMTYPOIDNAME, ObjectIdGetDatum(type_oid));
+	int			nlabels = list->n_members;
+
+	ReleaseSysCacheList(list);
+	if (nlabels > PIPELINE_MAX_STAGES)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("stage type %s has %d labels, more than the %d a pipeline supports",
+						format_type_be_qualified(type_oid), nlabels, PIPELINE_MAX_STAGES),
+				 errdetail("The aggregates keep a table of stages by stages per type, and pipeline.count_state holds at most %d stages.",
+						   PIPELINE_MAX_STAGES),
+				 errhint("Model the process with at most %d stages; a label removed from an enum needs a new enum type.",
+						 PIPELINE_MAX_STAGES)));
+	PG_RETURN_VOID();
 }

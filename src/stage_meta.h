@@ -20,6 +20,8 @@
 #include "utils/numeric.h"
 #include "datatype/timestamp.h"
 
+#include "pipeline.h"
+
 typedef enum StageKind
 {
 	STAGE_KIND_OPEN = 0,
@@ -85,6 +87,38 @@ typedef struct StageCallCache
 	StageType  *type;
 } StageCallCache;
 
+struct StageTables;
+
+/*
+ * A stage type as the per-row path of an aggregate sees it: label OID ->
+ * stage index (a dense array when the type's label OIDs are close together,
+ * a binary search otherwise), each stage's kind and probability, and the
+ * "reached" matrix, in a private copy of the backend-wide tables of the
+ * type.  One per call site (see stage_map_get); a caller with per-call-site
+ * data of its own embeds it as the first member of a larger struct.
+ */
+typedef struct StageMap
+{
+	StageCallCache cc;			/* once-per-query invalidation, type memo */
+	MemoryContext cxt;			/* the call site's memory */
+	struct StageTables *tables; /* NULL until the first label */
+	Oid			type_oid;		/* type described below; InvalidOid if none */
+	int			nstages;
+	uint64		loads;			/* times the tables were (re)loaded */
+	/* label OID -> stage index: dense when map_len > 0 ... */
+	Oid			base_oid;
+	uint32		map_len;
+	const int32 *map;			/* -1 where no label of the type */
+	/* ... and a binary search over the sorted label OIDs otherwise */
+	const Oid  *sorted_oids;
+	const int32 *sorted_index;
+	const uint8 *kind;			/* StageKind by stage index */
+	const bool *reach;			/* reach[at * nstages + target] */
+	const uint32 *prob_off;		/* probability of stage i at tables + prob_off[i] */
+	const char *name;			/* schema-qualified type name */
+	int			name_len;
+} StageMap;
+
 /* _PG_init: register the invalidation callbacks. */
 extern void stage_meta_init(void);
 
@@ -94,8 +128,8 @@ extern void stage_meta_init(void);
  */
 extern void stage_call_cache_init(StageCallCache *cc);
 
-/* fn_extra-backed StageCallCache for simple functions; inits on first call. */
-extern StageCallCache *stage_call_cache_get(FmgrInfo *flinfo);
+/* The call site's StageCallCache (see stage_call_site); inits on first call. */
+extern StageCallCache *stage_call_cache_get(FunctionCallInfo fcinfo);
 
 /*
  * The registered type a label belongs to, and its index there.  Errors
@@ -103,6 +137,56 @@ extern StageCallCache *stage_call_cache_get(FmgrInfo *flinfo);
  * registered.
  */
 extern StageType *stage_call_lookup_value(StageCallCache *cc, Oid enum_oid, int *index);
+
+/* Slow path of stage_map_get: create the call site's map. */
+extern StageMap *stage_map_create(FunctionCallInfo fcinfo, Size size);
+
+/*
+ * The call site's StageMap, size bytes (at least sizeof(StageMap)) zeroed
+ * on the first call; the same size on every call of one function.
+ */
+static inline StageMap *
+stage_map_get(FunctionCallInfo fcinfo, Size size)
+{
+	StageMap   *m = (StageMap *) fcinfo->flinfo->fn_extra;
+
+	if (unlikely(m == NULL))
+		m = stage_map_create(fcinfo, size);
+	return m;
+}
+
+/* Slow path of stage_map_index: binary search, or (re)load the tables. */
+extern int	stage_map_index_slow(StageMap *m, Oid label);
+
+/*
+ * Stage index (0-based, enum order) of an enum label: one subtraction and
+ * one array read on the common path.  May reload the map (first row, a
+ * label of another type): read m's arrays after calling it.
+ */
+static pg_attribute_always_inline int
+stage_map_index(StageMap *m, Oid label)
+{
+	uint32		off = (uint32) (label - m->base_oid);
+
+	if (likely(off < m->map_len))
+	{
+		int			index = m->map[off];
+
+		if (likely(index >= 0))
+			return index;
+	}
+	return stage_map_index_slow(m, label);
+}
+
+/* 42804 unless every label is of the map's current type. */
+extern void stage_map_check_same_type(StageMap *m, int nlabels, const Oid *labels);
+
+/* The probability of stage index i of the map's type. */
+static inline Numeric
+stage_map_probability(const StageMap *m, int i)
+{
+	return (Numeric) ((char *) m->tables + m->prob_off[i]);
+}
 
 /* Registered type by OID; 42809 if not an enum, 42704 if unregistered. */
 extern StageType *stage_type_get(Oid type_oid, bool missing_ok);

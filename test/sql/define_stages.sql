@@ -97,6 +97,35 @@ SELECT pipeline.define_stages('saas_stage', '{paid,expanded}', '{lost_early,chur
 -- NULL type
 SELECT pipeline.define_stages(NULL, '{paid}', '{churned}');
 \echo SQLSTATE :SQLSTATE
+-- more labels than a pipeline supports (1,000): 54000, nothing registered
+CREATE FUNCTION pg_temp.create_enum(name text, nlabels integer) RETURNS void
+	LANGUAGE plpgsql AS $$
+BEGIN
+	EXECUTE (SELECT format('CREATE TYPE public.%I AS ENUM (%s)', name,
+						   string_agg(quote_literal('s' || i), ', ' ORDER BY i))
+			   FROM generate_series(1, nlabels) i);
+END
+$$;
+SELECT pg_temp.create_enum('huge_stage', 1001);
+SELECT pipeline.define_stages('huge_stage', '{s1000}', '{s1001}');
+\echo SQLSTATE :SQLSTATE
+SELECT count(*) AS huge_registrations FROM pipeline.stage_types WHERE stage_type = 'huge_stage'::regtype;
+-- a direct write to the registrations is held to it too
+INSERT INTO pipeline.stage_types (stage_type, labels, won, lost, entry, probabilities)
+VALUES ('huge_stage', '{s1}', '{s1000}', '{s1001}', '{s1}', '{0}');
+\echo SQLSTATE :SQLSTATE
+DROP TYPE huge_stage;
+-- 1,000 labels register, aggregate, and cannot grow past the limit
+SELECT pg_temp.create_enum('wide_stage', 1000);
+SELECT pipeline.define_stages('wide_stage', '{s999}', '{s1000}');
+SELECT pipeline.win_rate(s), pipeline.conversion_rate(s, 's500'),
+       cardinality(pipeline.funnel(s)) AS funnel_stages, pipeline.furthest_stage(s)
+  FROM unnest(ARRAY['s1', 's600', 's999', 's1000']::wide_stage[]) s;
+ALTER TYPE wide_stage ADD VALUE 's1001';
+\echo SQLSTATE :SQLSTATE
+SELECT count(*) AS wide_labels FROM pg_enum WHERE enumtypid = 'wide_stage'::regtype;
+SELECT pipeline.undefine_stages('wide_stage');
+DROP TYPE wide_stage;
 -- a failed call left the registration as it was
 SELECT labels, won, lost, entry FROM pipeline.stage_types WHERE stage_type = 'saas_stage'::regtype;
 

@@ -103,7 +103,8 @@ INSERT INTO hostile_count_text (label, input) VALUES
 	('non-ASCII name', 'v1:win_rate:9:1,1:pipeline.étape'),
 	('name 1024 bytes', 'v1:win_rate:9:1,1:' || repeat('n', 1024)),
 	('name 1025 bytes', 'v1:win_rate:9:1,1:' || repeat('n', 1025)),
-	('32767 stages', 'v1:stage_counts:32767:' || repeat('0,', 32766) || '1:s.t'),
+	('1000 stages (the limit)', 'v1:stage_counts:1000:' || repeat('0,', 999) || '1:s.t'),
+	('1001 stages', 'v1:stage_counts:1001:' || repeat('0,', 1000) || '1:s.t'),
 	('32768 stages', 'v1:stage_counts:32768:' || repeat('0,', 32767) || '1:s.t');
 INSERT INTO hostile_results (suite, label, result)
 SELECT 'count_state text', label,
@@ -136,6 +137,7 @@ INSERT INTO hostile_count_bin (label, bytes) VALUES
 	('kind 200', '\x01c8000000090000000200000000000000010000000000000001000e706970656c696e652e7374616765'),
 	('truncated stage count', '\x010400'),
 	('negative stage count', '\x0104ffffffff0000000200000000000000010000000000000001000e706970656c696e652e7374616765'),
+	('stage count above the limit', '\x0104000003e90000000200000000000000010000000000000001000e706970656c696e652e7374616765'),
 	('huge number of counts', '\x0104000000097fffffff'),
 	('negative number of counts', '\x010400000009ffffffff'),
 	('counts missing', '\x01040000000900000002'),

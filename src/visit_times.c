@@ -8,9 +8,11 @@
  * The view groups completed visits by stage.  With avg() and
  * percentile_cont() the executor must sort every visit by stage first
  * (ordered-set aggregates cannot be hashed), then sort each stage's
- * durations again; here each group feeds one datum sort of its durations
- * (in microseconds, int8: the cheapest sort PostgreSQL has, which spills to
- * disk past work_mem like percentile_cont's), and the group key is hashed.
+ * durations again; here the group key is hashed and each group keeps its
+ * durations (in microseconds) in an array, from which the rows a
+ * percentile needs are selected in linear time (quickselect), without a
+ * sort.  Past work_mem a group moves them into a datum sort instead, which
+ * spills to disk as percentile_cont's does.
  *
  * The results are those of avg(exited_at - entered_at) and
  * percentile_cont(p) WITHIN GROUP (ORDER BY exited_at - entered_at), to
@@ -44,12 +46,18 @@ static const double visit_time_percentiles[] = {0.5, 0.9};
 
 #define VISIT_TIME_NPERCENTILES lengthof(visit_time_percentiles)
 
-/* One group's state: the field-wise sum of its intervals and their spans. */
+/*
+ * One group's state: the field-wise sum of its intervals, and their spans
+ * in vals (while they fit work_mem) or else in spans.
+ */
 typedef struct VisitTimeState
 {
 	int64		n;
 	int64		sum_day;
 	int64		sum_time;
+	int64	   *vals;
+	int64		cap;			/* allocated length of vals */
+	MemoryContext cxt;			/* the aggregate's */
 	Tuplesortstate *spans;		/* int8 microseconds, sorted at the end */
 } VisitTimeState;
 
@@ -86,6 +94,45 @@ visit_time_shutdown(Datum arg)
 }
 
 /*
+ * Keep one span: in the array, doubled as needed up to work_mem; past it,
+ * every span goes to a datum sort (int8: PostgreSQL's cheapest).
+ */
+static void
+visit_time_keep(VisitTimeState *st, int64 span)
+{
+	if (st->spans == NULL && st->n >= st->cap)
+	{
+		int64		cap = Max(st->cap * 2, 1024);
+
+		if ((Size) cap * sizeof(int64) <= (Size) work_mem * 1024)
+		{
+			st->vals = st->vals == NULL
+				? MemoryContextAllocHuge(st->cxt, cap * sizeof(int64))
+				: repalloc_huge(st->vals, cap * sizeof(int64));
+			st->cap = cap;
+		}
+		else
+		{
+			MemoryContext old = MemoryContextSwitchTo(st->cxt);
+			int64		i;
+
+			st->spans = tuplesort_begin_datum(INT8OID, Int8LessOperator, InvalidOid, false,
+											  work_mem, NULL, TUPLESORT_NONE);
+			MemoryContextSwitchTo(old);
+			for (i = 0; i < st->n; i++)
+				tuplesort_putdatum(st->spans, Int64GetDatum(st->vals[i]), false);
+			if (st->vals)
+				pfree(st->vals);
+			st->vals = NULL;
+		}
+	}
+	if (st->spans != NULL)
+		tuplesort_putdatum(st->spans, Int64GetDatum(span), false);
+	else
+		st->vals[st->n] = span;
+}
+
+/*
  * Transition: add one visit.  A row without either instant is skipped;
  * an infinite instant is refused as timestamptz_mi refuses it.
  */
@@ -103,12 +150,8 @@ pipeline_visit_time_trans(PG_FUNCTION_ARGS)
 
 	if (PG_ARGISNULL(0))
 	{
-		MemoryContext old = MemoryContextSwitchTo(aggcxt);
-
-		st = palloc0(sizeof(VisitTimeState));
-		st->spans = tuplesort_begin_datum(INT8OID, Int8LessOperator, InvalidOid, false,
-										  work_mem, NULL, TUPLESORT_NONE);
-		MemoryContextSwitchTo(old);
+		st = MemoryContextAllocZero(aggcxt, sizeof(VisitTimeState));
+		st->cxt = aggcxt;
 		AggRegisterCallback(fcinfo, visit_time_shutdown, PointerGetDatum(st));
 	}
 	else
@@ -126,37 +169,118 @@ pipeline_visit_time_trans(PG_FUNCTION_ARGS)
 		pg_add_s64_overflow(st->sum_time, span % USECS_PER_DAY, &st->sum_time))
 		report_interval_out_of_range();
 	st->sum_day += span / USECS_PER_DAY;
+	visit_time_keep(st, span);
 	st->n++;
-	tuplesort_putdatum(st->spans, Int64GetDatum(span), false);
 	PG_RETURN_POINTER(st);
 }
 
+/* Swap two spans. */
+static inline void
+swap_spans(int64 *a, int64 *b)
+{
+	int64		t = *a;
+
+	*a = *b;
+	*b = t;
+}
+
 /*
- * Reads the sorted group forward: the span of row `row` (0-based), which
- * is never before the previous call's row minus one (the two rows last
- * read are kept; percentiles asked in increasing order need no more).
+ * Quickselect: rearrange v[lo..hi] so that v[k] is the value a sort would
+ * put there, smaller or equal ones before it, greater or equal ones after.
+ * Hoare partitioning around a median of three: linear on average, and
+ * balanced on runs of equal values.
+ */
+static void
+select_span(int64 *v, int64 lo, int64 hi, int64 k)
+{
+	while (lo < hi)
+	{
+		int64		mid = lo + (hi - lo) / 2;
+		int64		pivot;
+		int64		i = lo;
+		int64		j = hi;
+
+		if (v[mid] < v[lo])
+			swap_spans(&v[mid], &v[lo]);
+		if (v[hi] < v[lo])
+			swap_spans(&v[hi], &v[lo]);
+		if (v[hi] < v[mid])
+			swap_spans(&v[hi], &v[mid]);
+		pivot = v[mid];
+		while (i <= j)
+		{
+			while (v[i] < pivot)
+				i++;
+			while (v[j] > pivot)
+				j--;
+			if (i <= j)
+			{
+				swap_spans(&v[i], &v[j]);
+				i++;
+				j--;
+			}
+		}
+		if (k <= j)
+			hi = j;
+		else if (k >= i)
+			lo = i;
+		else
+			return;
+	}
+}
+
+/*
+ * The spans of rows `row` of the group in sorted order (0-based), asked for
+ * in increasing order, each never before the previous row minus one.  From
+ * the array: quickselect (after which everything past `row` is larger or
+ * equal, so the next row is the smallest of them).  From the sort: read
+ * forward, keeping the two rows last read.
  */
 typedef struct SpanReader
 {
 	VisitTimeState *st;
-	int64		next;			/* rows read so far */
-	int64		vals[2];		/* rows next - 2 and next - 1 */
+	int64		next;			/* rows read so far (the sort) */
+	int64		vals[2];		/* rows next - 2 and next - 1 (the sort) */
+	int64		selected;		/* last row selected in the array, or -1 */
 } SpanReader;
 
 static int64
 span_at(SpanReader *r, int64 row)
 {
+	VisitTimeState *st = r->st;
 	Datum		d;
 	bool		isnull;
+
+	if (st->spans == NULL)
+	{
+		if (row != r->selected)
+		{
+			if (r->selected >= 0 && row == r->selected + 1)
+			{
+				/* the smallest of what follows the selected row */
+				int64		m = row;
+				int64		i;
+
+				for (i = row + 1; i < st->n; i++)
+					if (st->vals[i] < st->vals[m])
+						m = i;
+				swap_spans(&st->vals[row], &st->vals[m]);
+			}
+			else
+				select_span(st->vals, Max(r->selected + 1, 0), st->n - 1, row);
+			r->selected = row;
+		}
+		return st->vals[row];
+	}
 
 	if (row < r->next)
 	{
 		Assert(row >= r->next - 2);
 		return r->vals[row - (r->next - 2)];
 	}
-	if (row > r->next && !tuplesort_skiptuples(r->st->spans, row - r->next, true))
+	if (row > r->next && !tuplesort_skiptuples(st->spans, row - r->next, true))
 		elog(ERROR, "missing row in pipeline._visit_time_stats");
-	if (!compat_tuplesort_getdatum(r->st->spans, true, &d, &isnull))
+	if (!compat_tuplesort_getdatum(st->spans, true, &d, &isnull))
 		elog(ERROR, "missing row in pipeline._visit_time_stats");
 	/* after a skip, row - 1 was not read: it is never asked for */
 	r->vals[0] = r->vals[1];
@@ -203,9 +327,11 @@ pipeline_visit_time_final(PG_FUNCTION_ARGS)
 		result[0] = IntervalPGetDatum(interval_of_span((int64) (total / st->n)));
 	}
 
-	tuplesort_performsort(st->spans);
+	if (st->spans != NULL)
+		tuplesort_performsort(st->spans);
 	reader.st = st;
 	reader.next = 0;
+	reader.selected = -1;
 	for (i = 0; i < VISIT_TIME_NPERCENTILES; i++)
 	{
 		double		p = visit_time_percentiles[i];
@@ -228,8 +354,7 @@ pipeline_visit_time_final(PG_FUNCTION_ARGS)
 			result[1 + i] = DirectFunctionCall2(interval_pl, mul, lo);
 		}
 	}
-	tuplesort_end(st->spans);
-	st->spans = NULL;
+	visit_time_shutdown(PointerGetDatum(st));
 
 	PG_RETURN_ARRAYTYPE_P(construct_array(result, lengthof(result), INTERVALOID,
 										  sizeof(Interval), false, TYPALIGN_DOUBLE));

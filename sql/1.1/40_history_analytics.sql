@@ -258,17 +258,18 @@ END$f$,
 		pg_catalog.format('pipeline: the rows of %s as of the instant as_of began (their stage, when they entered it, the furthest stage they had reached), from %s',
 						  p.t_name, p.h_name));
 
-	-- Sales cycles of the rows now in the table.
+	-- Sales cycles of the rows now in the table.  (The stage's kind is
+	-- computed in each column rather than once in a LATERAL subquery
+	-- without FROM, which Citus cannot push down with a STABLE function.)
 	PERFORM pipeline._install_view(target, p.prefix_schema, (p.prefix || 'cycles')::name, pg_catalog.format($v$
 SELECT %1$s,
        c.created_at,
-       CASE WHEN k.kind <> 'open' THEN c.last_close END AS closed_at,
-       CASE WHEN k.kind <> 'open' THEN k.kind END AS outcome,
-       CASE WHEN k.kind <> 'open' THEN pg_catalog.justify_hours(c.last_close - c.created_at) END AS cycle_time,
-       CASE WHEN k.kind <> 'open'
+       CASE WHEN pipeline.stage_kind(t.%3$I) <> 'open' THEN c.last_close END AS closed_at,
+       CASE WHEN pipeline.stage_kind(t.%3$I) <> 'open' THEN pipeline.stage_kind(t.%3$I) END AS outcome,
+       CASE WHEN pipeline.stage_kind(t.%3$I) <> 'open' THEN pg_catalog.justify_hours(c.last_close - c.created_at) END AS cycle_time,
+       CASE WHEN pipeline.stage_kind(t.%3$I) <> 'open'
             THEN (pg_catalog."extract"('epoch', c.last_close - c.created_at) / 86400)::pg_catalog.float8 END AS cycle_days
   FROM %2$s AS t
- CROSS JOIN LATERAL (SELECT pipeline.stage_kind(t.%3$I) AS kind) AS k
   LEFT JOIN (SELECT %4$s,
                     pg_catalog.min(h.changed_at) AS created_at,
                     pg_catalog.max(h.changed_at) FILTER (

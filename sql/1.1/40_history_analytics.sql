@@ -149,9 +149,10 @@ COMMENT ON FUNCTION pipeline._stage_at_query(regclass, name, text) IS
 -- The rows of <prefix>_stage_at(as_of) of the attachment whose history
 -- table is history, for a Citus table: the same query, run by PL/pgSQL
 -- with as_of bound, which Citus plans (pushed down, grouped by the
--- distribution column).  Runs with the caller's rights, like the query.
+-- distribution column).  Runs with the caller's rights, like the query;
+-- PARALLEL RESTRICTED: a distributed query runs in the leader only.
 CREATE FUNCTION pipeline._stage_at_rows(history regclass, as_of timestamptz) RETURNS SETOF record
-	LANGUAGE plpgsql STABLE PARALLEL SAFE
+	LANGUAGE plpgsql STABLE PARALLEL RESTRICTED
 	SET search_path = pg_catalog, pg_temp
 	AS $fn$
 DECLARE
@@ -239,11 +240,11 @@ BEGIN
 	EXECUTE pg_catalog.format($f$
 CREATE FUNCTION %1$s(as_of timestamptz)
 	RETURNS TABLE (%2$s, stage %3$s, entered_at timestamptz, furthest_stage %3$s)
-	LANGUAGE sql STABLE PARALLEL SAFE
+	LANGUAGE sql STABLE PARALLEL %5$s
 BEGIN ATOMIC
 	%4$s;
 END$f$,
-		fname, p.key_defs, p.stype, body);
+		fname, p.key_defs, p.stype, body, CASE WHEN citus THEN 'RESTRICTED' ELSE 'SAFE' END);
 	EXECUTE pg_catalog.format('ALTER FUNCTION %s(timestamptz) OWNER TO %I', fname, owner);
 	EXECUTE pg_catalog.format('REVOKE ALL ON FUNCTION %s(timestamptz) FROM PUBLIC', fname);
 	FOR g IN

@@ -28,6 +28,7 @@
 #include "nodes/value.h"
 #include "parser/analyze.h"
 #include "parser/parse_func.h"
+#include "tcop/pquery.h"
 #include "utils/builtins.h"
 #include "utils/fmgroids.h"
 #include "utils/guc.h"
@@ -675,4 +676,55 @@ citus_post_parse_analyze(ParseState *pstate, Query *query, JumbleState *jstate)
 		query->rtable != NIL || !citus_present())
 		return;
 	(void) expression_tree_walker((Node *) query->targetList, refuse_distributing_attached, NULL);
+}
+
+/*
+ * What Citus relays of a worker's error: through a command it ran on the
+ * worker (an UPDATE, a single-row INSERT, ...), the SQLSTATE, message,
+ * DETAIL, HINT and CONTEXT; through the COPY it sends into shards, only the
+ * message and DETAIL, under SQLSTATE XX000.  Such a COPY is the statement
+ * of a backend Citus connected (application_name "citus_internal
+ * gpid=...").
+ */
+bool
+citus_in_shard_copy(void)
+{
+	return ActivePortal != NULL && ActivePortal->commandTag == CMDTAG_COPY &&
+		application_name != NULL &&
+		strncmp(application_name, "citus_internal gpid=", 20) == 0;
+}
+
+Datum
+citus_call_keeping_error_fields(PGFunction fn, FunctionCallInfo fcinfo)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+	Datum		result = (Datum) 0;
+
+	PG_TRY();
+	{
+		result = fn(fcinfo);
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+		StringInfoData detail;
+
+		MemoryContextSwitchTo(cxt);
+		edata = CopyErrorData();
+		FlushErrorState();
+		initStringInfo(&detail);
+		/* once: an error already carrying them passes as it is */
+		if (edata->detail &&
+			(strncmp(edata->detail, "SQLSTATE: ", 10) == 0 || strstr(edata->detail, "\nSQLSTATE: ") != NULL))
+			ReThrowError(edata);
+		if (edata->detail)
+			appendStringInfo(&detail, "%s\n", edata->detail);
+		appendStringInfo(&detail, "SQLSTATE: %s", unpack_sql_state(edata->sqlerrcode));
+		if (edata->hint)
+			appendStringInfo(&detail, "\nHINT: %s", edata->hint);
+		edata->detail = detail.data;
+		ReThrowError(edata);
+	}
+	PG_END_TRY();
+	return result;
 }

@@ -54,4 +54,19 @@ extern bool citus_shard_lookup(Oid relid, CitusShard *shard, char **guess_name);
 extern Oid	citus_colocated_relation(Oid logical, const CitusShard *near,
 									 const char *for_table, Oid *seq_relid);
 
+/*
+ * Is this backend running a COPY that Citus sent into a shard (a
+ * coordinator's INSERT ... SELECT or COPY, or create_distributed_table
+ * copying rows)?  Citus relays an error raised there with its message and
+ * DETAIL only: SQLSTATE XX000, no HINT.
+ */
+extern bool citus_in_shard_copy(void);
+
+/*
+ * Call trigger function fn; an error it raises is raised again with its
+ * SQLSTATE and HINT appended to its DETAIL, which Citus relays.  For
+ * citus_in_shard_copy().
+ */
+extern Datum citus_call_keeping_error_fields(PGFunction fn, FunctionCallInfo fcinfo);
+
 #endif							/* PIPELINE_CITUS_H */

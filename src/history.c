@@ -771,7 +771,19 @@ history_ExecutorEnd(QueryDesc *queryDesc)
 	history_flush_all();
 }
 
-/* A utility statement (COPY, CALL, DO, ...) ended: write what it queued. */
+/* history_flush_all() for citus_call_keeping_error_fields(). */
+static Datum
+history_flush_all_fmgr(PG_FUNCTION_ARGS)
+{
+	history_flush_all();
+	return (Datum) 0;
+}
+
+/*
+ * A utility statement (COPY, CALL, DO, ...) ended: write what it queued
+ * (in a COPY that Citus sent into a shard, errors keep their SQLSTATE and
+ * HINT in their DETAIL, citus.h).
+ */
 static void
 history_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 					   bool readOnlyTree, ProcessUtilityContext context,
@@ -784,7 +796,10 @@ history_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 	else
 		standard_ProcessUtility(pstmt, queryString, readOnlyTree, context, params,
 								queryEnv, dest, qc);
-	history_flush_all();
+	if (unlikely(citus_in_shard_copy()))
+		(void) citus_call_keeping_error_fields(history_flush_all_fmgr, NULL);
+	else
+		history_flush_all();
 }
 
 /*
@@ -904,8 +919,8 @@ record_check_protocol(FunctionCallInfo fcinfo)
  * row's entered-at column when the attachment has one (the triggers that
  * enforce transitions keep it right), else clock_timestamp().
  */
-Datum
-pipeline_record_transition(PG_FUNCTION_ARGS)
+static Datum
+record_transition(PG_FUNCTION_ARGS)
 {
 	TriggerData *trigdata = (TriggerData *) fcinfo->context;
 	RecordCache *rc = (RecordCache *) fcinfo->flinfo->fn_extra;
@@ -991,4 +1006,16 @@ pipeline_record_transition(PG_FUNCTION_ARGS)
 		history_flush_all();
 
 	return PointerGetDatum(NULL);
+}
+
+/*
+ * In a COPY that Citus sent into a shard, errors keep their SQLSTATE and
+ * HINT in their DETAIL, which is what Citus relays (citus.h).
+ */
+Datum
+pipeline_record_transition(PG_FUNCTION_ARGS)
+{
+	if (unlikely(citus_in_shard_copy()))
+		return citus_call_keeping_error_fields(record_transition, fcinfo);
+	return record_transition(fcinfo);
 }

@@ -30,6 +30,7 @@
 #include "utils/rel.h"
 #include "utils/timestamp.h"
 
+#include "citus.h"
 #include "pipeline.h"
 #include "stage_meta.h"
 #include "transition.h"
@@ -326,8 +327,8 @@ entered_at_on_update(TransitionRel *tr, TriggerData *trigdata, bool stage_change
  * With pipeline.enforce_transitions off, only the NULL check, the
  * entered-at rules and the stash remain (history still needs the stash).
  */
-Datum
-pipeline_enforce_transition(PG_FUNCTION_ARGS)
+static Datum
+enforce_transition(PG_FUNCTION_ARGS)
 {
 	TriggerData *trigdata = (TriggerData *) fcinfo->context;
 	EnforceCache *ec = (EnforceCache *) fcinfo->flinfo->fn_extra;
@@ -412,4 +413,12 @@ pipeline_enforce_transition(PG_FUNCTION_ARGS)
 			enforce_check(ec, true, InvalidOid, DatumGetObjectId(val), slot);
 		return PointerGetDatum(NULL);
 	}
+}
+
+Datum
+pipeline_enforce_transition(PG_FUNCTION_ARGS)
+{
+	if (unlikely(citus_in_shard_copy()))
+		return citus_call_keeping_error_fields(enforce_transition, fcinfo);
+	return enforce_transition(fcinfo);
 }

@@ -449,6 +449,15 @@ BEGIN
 		 WHERE d.classid = 'pg_catalog.pg_class'::pg_catalog.regclass
 		   AND d.object_type = 'table column'
 	LOOP
+		-- The functions and views first, then the triggers, as detach
+		-- does: Citus propagates a function's DROP over one connection per
+		-- node, which it cannot after the triggers' DROP on every shard.
+		PERFORM pipeline._drop_history_functions(col.target, col.stage_column);
+		PERFORM pipeline._drop_history_views(col.target, col.stage_column);
+		-- Citus allows dropping the triggers of a distributed table (and
+		-- so of its shards) only under citus.enable_unsafe_triggers
+		-- (sql/1.1/70_citus.sql).
+		PERFORM pipeline._citus_allow_triggers(col.target);
 		FOREACH trg IN ARRAY pipeline._trigger_names(col.stage_column)
 		LOOP
 			IF EXISTS (SELECT 1 FROM pg_catalog.pg_trigger t
@@ -458,8 +467,6 @@ BEGIN
 				EXECUTE pg_catalog.format('DROP TRIGGER %I ON %s', trg, col.target);
 			END IF;
 		END LOOP;
-		PERFORM pipeline._drop_history_functions(col.target, col.stage_column);
-		PERFORM pipeline._drop_history_views(col.target, col.stage_column);
 		DELETE FROM pipeline.attached_tables a
 		 WHERE a.target = col.target AND a.stage_column = col.stage_column;
 	END LOOP;

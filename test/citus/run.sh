@@ -197,6 +197,26 @@ check_error "illegal move issued on a worker: 23514" "$WORKER1" 23514 \
 	"UPDATE public.opps SET stage = 'new' WHERE id = 3" 'illegal stage transition from "proposal" to "new"'
 check_error "illegal creation issued on the other worker: 23514" "$WORKER2" 23514 \
 	"INSERT INTO public.opps VALUES (1001, 'o1', 'demo', 1)" 'from (new row) to "demo"'
+# What arrives of a worker's error (docs/scaling-out.md, "Errors raised on
+# the workers"): through a command Citus runs on the shard, the SQLSTATE,
+# message, DETAIL and HINT; through the COPY Citus sends into the shards
+# (INSERT ... SELECT through the coordinator, COPY), only the message and
+# DETAIL under XX000 -- so there the DETAIL carries the SQLSTATE and HINT.
+check_error "illegal move through the coordinator: the HINT arrives, the DETAIL names the failing row's key" "$COORD" 23514 \
+	"UPDATE public.opps SET stage = 'signed' WHERE id = 7" $'DETAIL:  Allowed from "new": qualified, proposal, lost. Failing row has key (id)=(7).\nHINT:  Table public.opps'
+out=$(sql "$COORD" "UPDATE public.opps SET stage = 'signed' WHERE id = 7")
+if [[ $out != *"SQLSTATE: "* ]]; then result pass "... and its DETAIL is the single-server one (no SQLSTATE added)"; else result fail "... and its DETAIL is the single-server one (no SQLSTATE added)" "$out"; fi
+check_error "illegal creation by INSERT ... SELECT through the coordinator (Citus COPYs into the shards): XX000, the message and the DETAIL with the key" "$COORD" XX000 \
+	"INSERT INTO public.opps SELECT i, 'x', 'demo', 1 FROM generate_series(3001, 3010) i" \
+	$'illegal stage transition from (new row) to "demo"\nDETAIL:  Allowed from (new row): new. Failing row has key (id)=(30'
+check_error "... the DETAIL carries SQLSTATE 23514 and the HINT" "$COORD" XX000 \
+	"INSERT INTO public.opps SELECT i, 'x', 'demo', 1 FROM generate_series(3001, 3010) i" \
+	$'\nSQLSTATE: 23514\nHINT: Table public.opps follows ruleset "fast" of public.deal_stage, which creates rows only in its entry stages.'
+check_error "illegal creation by COPY through the coordinator: the DETAIL carries SQLSTATE 23514 and the HINT" "$COORD" XX000 \
+	"COPY public.opps FROM PROGRAM 'printf ''3011,x,demo,1\\n''' WITH (FORMAT csv)" \
+	$'Failing row has key (id)=(3011).\nSQLSTATE: 23514\nHINT: Table public.opps follows ruleset "fast"'
+check "... and nothing of those statements was written" "$COORD" \
+	"SELECT NOT EXISTS (SELECT 1 FROM public.opps WHERE id > 3000) AND NOT EXISTS (SELECT 1 FROM public.opps_stage_history WHERE id > 3000)"
 setup "$COORD" <<'SQL'
 UPDATE public.opps SET stage = 'qualified' WHERE id IN (7, 14, 21);
 UPDATE public.opps SET stage = 'demo' WHERE id = 7;
@@ -259,17 +279,82 @@ check "after the moves: no visit of any row ends before it begins" "$COORD" \
 check "after the moves: the funnel view equals the funnel of each row's furthest stage" "$COORD" \
 	"SELECT (SELECT array_agg(reached ORDER BY ordinal) FROM public.opps_funnel)
 	        = (SELECT pipeline.funnel(f) FROM (SELECT pipeline.furthest_stage(h.to_stage) AS f FROM public.opps_stage_history h JOIN public.opps o ON o.id = h.id GROUP BY h.id) x)"
-# <prefix>_stage_at is a SQL function, which Citus cannot plan over a
-# distributed table (docs/scaling-out.md, Limits); its query can run.
-check "after the moves: stage_at's query on the distributed history gives every row's current stage" "$COORD" \
-	"SELECT (SELECT count(*) FROM (SELECT h.id, pipeline._last_stage(h.to_stage, h.changed_at, h.seq) AS stage
-	                                 FROM public.opps_stage_history h WHERE h.changed_at < now() GROUP BY h.id) x
-	           JOIN public.opps o ON o.id = x.id WHERE x.stage = o.stage) = (SELECT count(*) FROM public.opps)"
+check "after the moves: <prefix>_stage_at(now()) on the distributed table gives every row's current stage" "$COORD" \
+	"SELECT (SELECT count(*) FROM public.opps_stage_at(now()) x JOIN public.opps o ON o.id = x.id WHERE x.stage = o.stage)
+	        = (SELECT count(*) FROM public.opps)
+	    AND (SELECT count(*) FROM public.opps_stage_at(now())) = (SELECT count(*) FROM public.opps)"
 check "after the moves: cycles view, key 14 signed after its creation" "$COORD" \
 	"SELECT outcome = 'won' AND closed_at > created_at FROM public.opps_cycles WHERE id = 14"
 check "after the moves: stage_durations counts every completed visit, none negative" "$COORD" \
 	"SELECT sum(visits) = (SELECT count(*) FILTER (WHERE to_stage IS NOT NULL) - count(DISTINCT id) FROM public.opps_stage_history)
 	    AND bool_and(avg_time >= '0' AND median_time >= '0') FROM public.opps_stage_durations"
+
+# ---------------------------------------------------------------------------
+# The history functions and views of the distributed table against a local
+# copy: the same rows and the same history (seq and changed_at included),
+# attached on the coordinator as a plain table.
+# ---------------------------------------------------------------------------
+setup "$COORD" <<'SQL'
+SET client_min_messages = error;
+-- a stage that rots after a second, so that the rotting views have rows
+SELECT pipeline.set_rotting_after('public.deal_stage', 'new', '1 second');
+CREATE TABLE public.opps_copy (LIKE public.opps INCLUDING ALL);
+INSERT INTO public.opps_copy SELECT * FROM public.opps;
+CREATE TABLE public.opps_copy_stage_history (
+	id bigint NOT NULL, from_stage public.deal_stage, to_stage public.deal_stage,
+	changed_at timestamptz NOT NULL DEFAULT clock_timestamp(), changed_by name NOT NULL DEFAULT CURRENT_USER,
+	seq bigint GENERATED ALWAYS AS IDENTITY NOT NULL, PRIMARY KEY (id, seq));
+INSERT INTO public.opps_copy_stage_history (id, from_stage, to_stage, changed_at, changed_by, seq) OVERRIDING SYSTEM VALUE
+SELECT id, from_stage, to_stage, changed_at, changed_by, seq FROM public.opps_stage_history;
+SELECT pipeline.attach('public.opps_copy', ruleset => 'fast');
+SQL
+check "the local copy: attach kept the copied history as it is" "$COORD" \
+	"SELECT (SELECT array_agg(h ORDER BY id, seq) FROM public.opps_stage_history h)::text
+	      = (SELECT array_agg(h ORDER BY id, seq) FROM public.opps_copy_stage_history h)::text"
+# same_as_copy NAME SQL: SQL (a query over public.opps*) gives the same
+# rows, as text and in any order, as over public.opps_copy*.
+same_as_copy() {
+	local q=$2 qc
+	qc=${q//public.opps/public.opps_copy}
+	check "$1" "$COORD" \
+		"SELECT (SELECT array_agg(r::text ORDER BY r::text) FROM ($q) r) IS NOT DISTINCT FROM (SELECT array_agg(r::text ORDER BY r::text) FROM ($qc) r)
+		    AND (SELECT count(*) > 0 FROM ($q) r)"
+}
+# Instants: just after every history row of some keys (moved, deleted,
+# moved across shard moves), before all history, now.
+INSTANTS="SELECT changed_at + interval '1 microsecond' AS t FROM public.opps_copy_stage_history WHERE id IN (7, 14, 21, 1002, 1004)
+	UNION SELECT changed_at FROM public.opps_copy_stage_history WHERE id = 14 UNION SELECT '-infinity' UNION SELECT now()"
+check "<prefix>_stage_at on the distributed table equals the local copy's, at every instant of its history" "$COORD" \
+	"SELECT count(*) > 10 AND bool_and(
+	        (SELECT array_agg(s::text ORDER BY s.id) FROM public.opps_stage_at(i.t) s)
+	        IS NOT DISTINCT FROM (SELECT array_agg(s::text ORDER BY s.id) FROM public.opps_copy_stage_at(i.t) s))
+	   FROM ($INSTANTS) i"
+check "<prefix>_stage_at on the distributed table: a deleted row is there before its deletion, not after" "$COORD" \
+	"SELECT EXISTS (SELECT 1 FROM public.opps_stage_at((SELECT max(changed_at) FROM public.opps_copy_stage_history WHERE id = 21)) WHERE id = 21)
+	    AND NOT EXISTS (SELECT 1 FROM public.opps_stage_at(now()) WHERE id = 21)
+	    AND (SELECT furthest_stage = 'proposal' AND stage = 'proposal' FROM public.opps_stage_at(now()) WHERE id = 7)
+	    AND (SELECT count(*) FROM public.opps_stage_at('-infinity')) = 0"
+same_as_copy "aggregates over <prefix>_stage_at: distributed equals the local copy (win_rate, funnel, weighted_pipeline)" \
+	"SELECT pipeline.win_rate(stage), pipeline.funnel(furthest_stage), pipeline.weighted_pipeline(stage, 1::numeric) FROM public.opps_stage_at(now())"
+check "<prefix>_stage_at of the distributed table runs on a worker too" "$COORD" \
+	"SELECT bool_and(success AND result = (SELECT count(*)::text FROM public.opps_copy_stage_at(now())))
+	   FROM run_command_on_workers(\$\$SELECT count(*) FROM public.opps_stage_at(now())\$\$)"
+same_as_copy "<prefix>_cycles: distributed equals the local copy" "SELECT * FROM public.opps_cycles"
+same_as_copy "<prefix>_stage_visits: distributed equals the local copy (but now() - entered_at of current visits)" \
+	"SELECT id, stage, ordinal, entered_at, exited_at, is_current,
+	        CASE WHEN exited_at IS NOT NULL THEN time_in_stage END, CASE WHEN exited_at IS NOT NULL THEN time_in_stage_days END
+	   FROM public.opps_stage_visits"
+same_as_copy "<prefix>_stage_durations: distributed equals the local copy" "SELECT * FROM public.opps_stage_durations"
+same_as_copy "<prefix>_funnel: distributed equals the local copy" "SELECT * FROM public.opps_funnel"
+same_as_copy "<prefix>_rotting: distributed equals the local copy (but time_in_stage)" \
+	"SELECT id, stage, entered_at, rotting_after, rotting_after_days FROM public.opps_rotting"
+same_as_copy "stage_win_probabilities: distributed equals the local copy" \
+	"SELECT * FROM pipeline.stage_win_probabilities('public.opps')"
+setup "$COORD" <<'SQL'
+SET client_min_messages = error;
+SELECT pipeline.set_rotting_after('public.deal_stage', 'new', NULL);
+DROP TABLE public.opps_copy, public.opps_copy_stage_history;
+SQL
 
 # ---------------------------------------------------------------------------
 # Entered-at column and an imported history on a distributed table
@@ -322,6 +407,9 @@ check_error "... and refused by Citus in a session that has not loaded the libra
 # (Citus relays an error raised while it copies rows with SQLSTATE XX000.)
 check_error "... and with citus.enable_unsafe_triggers, by the triggers on the new shards, naming the table" "$COORD" XX000 \
 	"SET citus.enable_unsafe_triggers = on; SELECT create_distributed_table('public.late', 'id')" 'table "late" was distributed by Citus after pipeline.attach(): detach it'
+check_error "... the DETAIL carrying SQLSTATE 55000 and the HINT (Citus COPYs the rows into the shards)" "$COORD" XX000 \
+	"SET citus.enable_unsafe_triggers = on; SELECT create_distributed_table('public.late', 'id')" $'\nSQLSTATE: 55000\nHINT: Distribute an attached table in this order: pipeline.detach() it'
+
 check "... leaving the table local and attached" "$COORD" \
 	"SELECT NOT EXISTS (SELECT 1 FROM pg_dist_partition WHERE logicalrelid = 'public.late'::regclass) AND EXISTS (SELECT 1 FROM pipeline.attachments WHERE table_name = 'public.late')"
 check_error "attach of a reference table: refused, HINT create_distributed_table" "$COORD" 0A000 \
@@ -360,6 +448,40 @@ check "detach: no triggers on any shard, no attachment on any node, history kept
 setup "$COORD" <<<"SET client_min_messages = error; DROP TABLE public.leads; DROP TABLE public.late"
 check "DROP TABLE of attached distributed tables leaves no attachment on any node" "$COORD" \
 	"SELECT bool_and(success AND result = '0') FROM run_command_on_all_nodes(\$\$SELECT count(*) FROM pipeline.attached_tables WHERE target::text IN ('leads', 'late')\$\$)"
+# Dropping the stage column of an attached distributed table: as on a
+# single server, refused while the history views and trigger depend on it
+# (2BP01, HINT CASCADE); with CASCADE (or without history) the
+# attachment, its triggers on every shard, its views and <prefix>_stage_at
+# go on every node, and the history table stays.
+setup "$COORD" <<'SQL'
+SET client_min_messages = error;
+CREATE TABLE public.dropme (id bigint PRIMARY KEY, stage public.deal_stage NOT NULL, note text);
+SELECT create_distributed_table('public.dropme', 'id', shard_count => 4);
+INSERT INTO public.dropme SELECT i, 'new', 'n' FROM generate_series(1, 20) i;
+SELECT pipeline.attach('public.dropme');
+UPDATE public.dropme SET stage = 'qualified' WHERE id <= 5;
+CREATE TABLE public.dropme2 (id bigint PRIMARY KEY, stage public.deal_stage NOT NULL, note text);
+SELECT create_distributed_table('public.dropme2', 'id', shard_count => 4);
+INSERT INTO public.dropme2 SELECT i, 'new', 'n' FROM generate_series(1, 20) i;
+SELECT pipeline.attach('public.dropme2', track_history => false);
+SQL
+check_error "DROP COLUMN stage of an attached distributed table: refused like on a single server (views and trigger depend on it)" "$COORD" 2BP01 \
+	"ALTER TABLE public.dropme DROP COLUMN stage" "HINT:  Use DROP ... CASCADE"
+setup "$COORD" <<<"SET client_min_messages = error; ALTER TABLE public.dropme DROP COLUMN stage CASCADE"
+NO_TRACE="SELECT (SELECT bool_and(success AND result = '0') FROM run_command_on_all_nodes(\$\$SELECT count(*) FROM pipeline.attached_tables WHERE target::text = '@T@'\$\$))
+	    AND (SELECT bool_and(success AND result = '0') FROM run_command_on_shards('public.@T@', \$\$SELECT count(*) FROM pg_trigger WHERE tgrelid = '%s'::regclass AND tgname LIKE 'zz_pipeline_%%'\$\$))
+	    AND (SELECT bool_and(success AND result = '0') FROM run_command_on_all_nodes(\$\$SELECT count(*) FROM pg_trigger WHERE tgrelid = 'public.@T@'::regclass AND tgname LIKE 'zz_pipeline_%%'\$\$))
+	    AND (SELECT bool_and(success AND result = '0') FROM run_command_on_all_nodes(\$\$SELECT count(*) FROM pg_class WHERE relname IN ('@T@_stage_visits', '@T@_stage_durations', '@T@_funnel', '@T@_rotting', '@T@_cycles')\$\$))
+	    AND (SELECT bool_and(success AND result = '0') FROM run_command_on_all_nodes(\$\$SELECT count(*) FROM pg_proc WHERE proname = '@T@_stage_at'\$\$))"
+check "... with CASCADE: no attachment, pipeline trigger, view or stage_at function left on any node or shard" "$COORD" "${NO_TRACE//@T@/dropme}"
+setup "$COORD" <<<"INSERT INTO public.dropme VALUES (100, 'x'); UPDATE public.dropme SET note = 'y' WHERE id = 1; DELETE FROM public.dropme WHERE id = 2"
+check "... the history table is kept, and the table takes writes (no history written)" "$COORD" \
+	"SELECT (SELECT count(*) = 25 FROM public.dropme_stage_history) AND (SELECT count(*) = 20 FROM public.dropme)"
+setup "$COORD" <<<"SET client_min_messages = error; ALTER TABLE public.dropme2 DROP COLUMN stage"
+setup "$COORD" <<<"INSERT INTO public.dropme2 VALUES (100, 'x')"
+check "DROP COLUMN stage of a distributed table attached without history: works, and leaves nothing on any node or shard" "$COORD" \
+	"${NO_TRACE//@T@/dropme2} AND (SELECT count(*) = 21 FROM public.dropme2)"
+setup "$COORD" <<<"SET client_min_messages = error; DROP TABLE public.dropme, public.dropme_stage_history, public.dropme2"
 check "and the configuration is still the coordinator's everywhere" "$COORD" "$SAME_CONFIG"
 
 echo "citus: $pass passed, $fail failed"

@@ -31,14 +31,14 @@ win_rate_amount(FunctionCallInfo fcinfo, bool inverse)
 	AmountState *st = amount_state_for_update(fcinfo, 0, AMOUNT_KIND_WIN_RATE);
 	StageCallCache *cc;
 	StageType  *type;
-	MoneyValue	v;
+	ExactValue	v;
 	Numeric		addend;
 	int			index;
 	int			which;
 
 	if (PG_ARGISNULL(1) || PG_ARGISNULL(2))
 		PG_RETURN_POINTER(st);
-	money_read(PG_GETARG_DATUM(2), "amount", &v);
+	exact_read(PG_GETARG_DATUM(2), "amount", &v);
 	cc = stage_call_cache_get(fcinfo->flinfo);
 	type = stage_call_lookup_value(cc, PG_GETARG_OID(1), &index);
 	switch (type->stages[index].kind)
@@ -59,7 +59,7 @@ win_rate_amount(FunctionCallInfo fcinfo, bool inverse)
 		amount_state_add_row(st);
 		if (which < 0)
 			PG_RETURN_POINTER(st);
-		addend = money_add(&st->sums[which], &v);
+		addend = exact_add(&st->sums[which], &v);
 	}
 	else
 	{
@@ -70,7 +70,7 @@ win_rate_amount(FunctionCallInfo fcinfo, bool inverse)
 		st->nrows--;
 		if (which < 0)
 			PG_RETURN_POINTER(st);
-		addend = money_sub(&st->sums[which], &v, &ok);
+		addend = exact_sub(&st->sums[which], &v, &ok);
 		if (!ok)
 			PG_RETURN_NULL();
 		st = amount_state_drop_empty_spills(st);
@@ -103,7 +103,7 @@ weighted_pipeline(FunctionCallInfo fcinfo, bool inverse)
 	AmountState *st = amount_state_for_update(fcinfo, 0, AMOUNT_KIND_WEIGHTED);
 	StageCallCache *cc;
 	StageType  *type;
-	MoneyValue	v,
+	ExactValue	v,
 				prob,
 				product;
 	Numeric		addend;
@@ -112,14 +112,14 @@ weighted_pipeline(FunctionCallInfo fcinfo, bool inverse)
 
 	if (PG_ARGISNULL(1) || PG_ARGISNULL(2))
 		PG_RETURN_POINTER(st);
-	money_read(PG_GETARG_DATUM(2), "amount", &v);
+	exact_read(PG_GETARG_DATUM(2), "amount", &v);
 	cc = stage_call_cache_get(fcinfo->flinfo);
 	type = stage_call_lookup_value(cc, PG_GETARG_OID(1), &index);
 	open = (type->stages[index].kind == STAGE_KIND_OPEN);
 	if (open)
 	{
-		money_read(NumericGetDatum(type->stages[index].probability), "probability", &prob);
-		money_mul(&v, &prob, &product);
+		exact_read(NumericGetDatum(type->stages[index].probability), "probability", &prob);
+		exact_mul(&v, &prob, &product);
 	}
 
 	if (!inverse)
@@ -127,7 +127,7 @@ weighted_pipeline(FunctionCallInfo fcinfo, bool inverse)
 		amount_state_add_row(st);
 		if (!open)
 			PG_RETURN_POINTER(st);
-		addend = money_add(&st->sums[0], &product);
+		addend = exact_add(&st->sums[0], &product);
 	}
 	else
 	{
@@ -138,7 +138,7 @@ weighted_pipeline(FunctionCallInfo fcinfo, bool inverse)
 		st->nrows--;
 		if (!open)
 			PG_RETURN_POINTER(st);
-		addend = money_sub(&st->sums[0], &product, &ok);
+		addend = exact_sub(&st->sums[0], &product, &ok);
 		if (!ok)
 			PG_RETURN_NULL();
 		st = amount_state_drop_empty_spills(st);

@@ -84,8 +84,8 @@ amount_state_new(AmountKind kind)
 	SET_VARSIZE(st, sizeof(AmountState));
 	st->version = AMOUNT_STATE_VERSION;
 	st->kind = kind;
-	money_sum_init(&st->sums[0]);
-	money_sum_init(&st->sums[1]);
+	exact_sum_init(&st->sums[0]);
+	exact_sum_init(&st->sums[1]);
 	return st;
 }
 
@@ -206,7 +206,7 @@ amount_state_absorb(AmountState *st, int i, Numeric addend)
 	s[0] = amount_state_spill(st, 0);
 	s[1] = amount_state_spill(st, 1);
 	/* a plain (4-byte header) copy, since it is stored as it is */
-	s[i] = s[i] ? money_numeric_add(s[i], addend) : (Numeric) PG_DETOAST_DATUM_COPY(NumericGetDatum(addend));
+	s[i] = s[i] ? exact_numeric_add(s[i], addend) : (Numeric) PG_DETOAST_DATUM_COPY(NumericGetDatum(addend));
 	return amount_state_rebuild(st, s[0], s[1]);
 }
 
@@ -229,8 +229,8 @@ amount_state_reset(AmountState *st)
 	st->flags = 0;
 	st->nrows = 0;
 	st->lower = st->upper = 0;
-	money_sum_init(&st->sums[0]);
-	money_sum_init(&st->sums[1]);
+	exact_sum_init(&st->sums[0]);
+	exact_sum_init(&st->sums[1]);
 	if (st->spill_off[0] || st->spill_off[1])
 		return amount_state_rebuild(st, NULL, NULL);
 	return st;
@@ -290,7 +290,7 @@ amount_state_set_param_slow(AmountState *st, uint16 flags, TimestampTz lower, Ti
 Numeric
 amount_state_sum(const AmountState *st, int i)
 {
-	return money_result(&st->sums[i], amount_state_spill(st, i));
+	return exact_result(&st->sums[i], amount_state_spill(st, i));
 }
 
 /* ---------------------------------------------------------------------------
@@ -371,8 +371,8 @@ state_from_parts(const StateParts *p, const char *input)
 
 	for (int i = 0; i < 2; i++)
 	{
-		MoneySum   *s = &st->sums[i];
-		MoneyValue	v;
+		ExactSum   *s = &st->sums[i];
+		ExactValue	v;
 		Numeric		n;
 
 		if (p->count[i] < 0 || p->count[i] > p->nrows)
@@ -383,7 +383,7 @@ state_from_parts(const StateParts *p, const char *input)
 			bad_state(input, "backlog_sums adds every row to both sums.");
 		if (p->kind == AMOUNT_KIND_WIN_RATE && i == 1 && p->count[0] + p->count[1] > p->nrows)
 			bad_state(input, "A row is either won or lost.");
-		if (!money_valid_decimal(p->value[i]))
+		if (!exact_valid_decimal(p->value[i]))
 			bad_state(input, "A sum's value must be a plain decimal number.");
 		if (p->count[i] == 0)
 		{
@@ -398,7 +398,7 @@ state_from_parts(const StateParts *p, const char *input)
 		n = DatumGetNumeric(DirectFunctionCall3(numeric_in, CStringGetDatum(p->value[i]),
 												ObjectIdGetDatum(InvalidOid),
 												Int32GetDatum(-1)));
-		money_read(NumericGetDatum(n), "sum", &v);
+		exact_read(NumericGetDatum(n), "sum", &v);
 		if (v.scale != p->dscale[i])
 			bad_state(input, "A sum's value must be written with exactly its scale's decimal digits.");
 		s->count = p->count[i];
@@ -459,7 +459,7 @@ pipeline_amount_state_out(PG_FUNCTION_ARGS)
 	param_to_text(&buf, st);
 	for (int i = 0; i < 2; i++)
 	{
-		const MoneySum *s = &st->sums[i];
+		const ExactSum *s = &st->sums[i];
 
 		appendStringInfo(&buf, " " INT64_FORMAT ":%d:" INT64_FORMAT ":%s",
 						 s->count, s->dscale, s->dscale_count, sum_value_text(st, i));
@@ -485,8 +485,8 @@ parse_sum(char *tok, const char *input, StateParts *p, int i)
 			*tok++ = '\0';
 		}
 	}
-	if (!money_parse_int64(f[0], &p->count[i]) || !money_parse_int64(f[1], &dscale) ||
-		!money_parse_int64(f[2], &p->dscale_count[i]) || dscale < -1 || dscale > INT_MAX)
+	if (!exact_parse_int64(f[0], &p->count[i]) || !exact_parse_int64(f[1], &dscale) ||
+		!exact_parse_int64(f[2], &p->dscale_count[i]) || dscale < -1 || dscale > INT_MAX)
 		bad_state(input, "A sum is written <count>:<scale>:<count at scale>:<value>.");
 	p->dscale[i] = (int32) dscale;
 	p->value[i] = f[3];
@@ -510,7 +510,7 @@ parse_param(char *tok, const char *input, int kind, StateParts *p)
 	}
 	if (tok[0] == '@')
 	{
-		if (kind != AMOUNT_KIND_BACKLOG_AMOUNT || !money_parse_int64(tok + 1, &p->upper))
+		if (kind != AMOUNT_KIND_BACKLOG_AMOUNT || !exact_parse_int64(tok + 1, &p->upper))
 			bad_state(input, "An as_of instant is written @<microseconds since 2000-01-01 UTC>.");
 		return;
 	}
@@ -525,9 +525,9 @@ parse_param(char *tok, const char *input, int kind, StateParts *p)
 			tok[len - 1] = '\0';
 			if (strcmp(tok + 1, "-inf") == 0)
 				p->flags |= AS_LOWER_INF;
-			else if (!money_parse_int64(tok + 1, &p->lower))
+			else if (!exact_parse_int64(tok + 1, &p->lower))
 				bad_state(input, "A period is written [<lower|-inf>,<upper>) in microseconds since 2000-01-01 UTC.");
-			if (money_parse_int64(comma + 1, &p->upper))
+			if (exact_parse_int64(comma + 1, &p->upper))
 				return;
 		}
 	}
@@ -578,12 +578,12 @@ pipeline_amount_state_in(PG_FUNCTION_ARGS)
 	}
 	if (n != 6)
 		bad_state(input, "A state has six space-separated fields.");
-	if (!money_parse_int64(tok[0], &version))
+	if (!exact_parse_int64(tok[0], &version))
 		bad_state(input, "The first field is the format version.");
 	check_version(version, input);
 	memset(&p, 0, sizeof(p));
 	p.kind = parse_kind(tok[1], input);
-	if (!money_parse_int64(tok[2], &p.nrows))
+	if (!exact_parse_int64(tok[2], &p.nrows))
 		bad_state(input, "The third field is the row count.");
 	parse_param(tok[3], input, p.kind, &p);
 	parse_sum(tok[4], input, &p, 0);
@@ -684,9 +684,9 @@ pipeline_amount_combine(PG_FUNCTION_ARGS)
 				 errmsg("too many rows in one group")));
 	for (int i = 0; i < 2; i++)
 	{
-		Numeric		addend = money_combine(&st->sums[i], &other->sums[i]);
+		Numeric		addend = exact_combine(&st->sums[i], &other->sums[i]);
 
-		addend = money_numeric_add(addend, amount_state_spill(other, i));
+		addend = exact_numeric_add(addend, amount_state_spill(other, i));
 		st = amount_state_absorb(st, i, addend);
 	}
 	PG_RETURN_POINTER(st);
@@ -696,7 +696,7 @@ pipeline_amount_combine(PG_FUNCTION_ARGS)
 static Datum
 ratio_or_null(FunctionCallInfo fcinfo, Numeric num, Numeric den)
 {
-	if (den == NULL || money_numeric_is_zero(den))
+	if (den == NULL || exact_numeric_is_zero(den))
 		PG_RETURN_NULL();
 	return DirectFunctionCall2(numeric_div, NumericGetDatum(num), NumericGetDatum(den));
 }
@@ -741,7 +741,7 @@ pipeline_amount_final(PG_FUNCTION_ARGS)
 				won = amount_state_sum(st, 0);
 				/* closed amount = won + lost, the exact sum over closed rows */
 				return ratio_or_null(fcinfo, won,
-									 money_numeric_add(won, amount_state_sum(st, 1)));
+									 exact_numeric_add(won, amount_state_sum(st, 1)));
 			}
 	}
 	elog(ERROR, "unknown amount aggregate kind %d", (int) st->kind);

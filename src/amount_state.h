@@ -24,7 +24,7 @@
 #include "datatype/timestamp.h"
 #include "nodes/nodes.h"
 
-#include "money.h"
+#include "exact_sum.h"
 
 #define AMOUNT_STATE_VERSION 1
 
@@ -57,7 +57,7 @@ typedef struct AmountState
 	int64		nrows;			/* rows not skipped (no NULL argument) */
 	TimestampTz lower;			/* period lower bound (AS_HAS_PARAM, !AS_LOWER_INF) */
 	TimestampTz upper;			/* period upper bound, or as_of */
-	MoneySum	sums[2];
+	ExactSum	sums[2];
 } AmountState;
 
 /* The state to update: arg argno, a fresh one, or a copy outside an aggregate. */

@@ -210,14 +210,14 @@ series_state_new(MemoryContext parent)
 }
 
 /* Empty sums for every slot of one array. */
-static MoneySum *
+static ExactSum *
 new_sums(SeriesState *st)
 {
-	MoneySum   *s = MemoryContextAlloc(st->hdr.eoh_context,
-									   sizeof(MoneySum) * (st->periods + 1));
+	ExactSum   *s = MemoryContextAlloc(st->hdr.eoh_context,
+									   sizeof(ExactSum) * (st->periods + 1));
 
 	for (int i = 0; i <= st->periods; i++)
-		money_sum_init(&s[i]);
+		exact_sum_init(&s[i]);
 	return s;
 }
 
@@ -311,7 +311,7 @@ series_state_absorb(SeriesState *st, int a, int slot, Numeric addend)
 	prev = st->spills[a][slot];
 	if (prev != NULL)
 	{
-		st->spills[a][slot] = money_numeric_add(prev, addend);
+		st->spills[a][slot] = exact_numeric_add(prev, addend);
 		pfree(prev);
 	}
 	else
@@ -458,7 +458,7 @@ typedef struct SeriesFlat
 	int32		step_day;
 	int32		step_month;
 	uint64		bounds_hash;
-	/* MoneySum sums[narrays][periods + 1], int32 scales[nscales] (MAXALIGNed), */
+	/* ExactSum sums[narrays][periods + 1], int32 scales[nscales] (MAXALIGNed), */
 	/* int64 cover[nscales][periods + 1], then nspills SeriesFlatSpill + Numeric */
 } SeriesFlat;
 
@@ -489,7 +489,7 @@ flat_fixed_size(int narrays, int32 periods, int nscales)
 	Size		nslots = (Size) periods + 1;
 	Size		size = SF_HEADER_SIZE;
 
-	size += narrays * nslots * sizeof(MoneySum);
+	size += narrays * nslots * sizeof(ExactSum);
 	size = MAXALIGN(size + nscales * sizeof(int32));
 	size += nscales * nslots * sizeof(int64);
 	return size;
@@ -553,8 +553,8 @@ series_flatten_into(ExpandedObjectHeader *eohptr, void *result, Size allocated_s
 	p = (char *) result + SF_HEADER_SIZE;
 	for (int a = 0; a < narrays; a++)
 	{
-		memcpy(p, st->sums[a], nslots * sizeof(MoneySum));
-		p += nslots * sizeof(MoneySum);
+		memcpy(p, st->sums[a], nslots * sizeof(ExactSum));
+		p += nslots * sizeof(ExactSum);
 	}
 	if (st->nscales > 0)
 		memcpy(p, st->scales, st->nscales * sizeof(int32));
@@ -661,9 +661,9 @@ expand_flat(Datum d, MemoryContext parent)
 	p = (const char *) v + SF_HEADER_SIZE;
 	for (int a = 0; a < narrays; a++)
 	{
-		st->sums[a] = MemoryContextAlloc(st->hdr.eoh_context, nslots * sizeof(MoneySum));
-		memcpy(st->sums[a], p, nslots * sizeof(MoneySum));
-		p += nslots * sizeof(MoneySum);
+		st->sums[a] = MemoryContextAlloc(st->hdr.eoh_context, nslots * sizeof(ExactSum));
+		memcpy(st->sums[a], p, nslots * sizeof(ExactSum));
+		p += nslots * sizeof(ExactSum);
 	}
 	if (f->nscales > 0)
 	{
@@ -800,7 +800,7 @@ parse_int32(const char *s, int32 lo, int32 hi, int32 *out)
 {
 	int64		v;
 
-	if (!money_parse_int64(s, &v) || v < lo || v > hi)
+	if (!exact_parse_int64(s, &v) || v < lo || v > hi)
 		return false;
 	*out = (int32) v;
 	return true;
@@ -838,8 +838,8 @@ static void
 input_sum(SeriesState *st, const char *input, int a, int64 slot, int64 count, int64 dscale,
 		  int64 dscale_count, const char *value)
 {
-	MoneySum   *s;
-	MoneyValue	v;
+	ExactSum   *s;
+	ExactValue	v;
 	Numeric		n;
 
 	if (slot < 0 || slot > st->periods)
@@ -853,11 +853,11 @@ input_sum(SeriesState *st, const char *input, int a, int64 slot, int64 count, in
 		bad_state(input, "A sum's count must be between 1 and the row count.");
 	if (dscale < 0 || dscale > SERIES_MAX_DSCALE || dscale_count < 1 || dscale_count > count)
 		bad_state(input, "A sum's scale or count at that scale is out of range.");
-	if (!money_valid_decimal(value))
+	if (!exact_valid_decimal(value))
 		bad_state(input, "A sum's value must be a plain decimal number.");
 	n = DatumGetNumeric(DirectFunctionCall3(numeric_in, CStringGetDatum(value),
 											ObjectIdGetDatum(InvalidOid), Int32GetDatum(-1)));
-	money_read(NumericGetDatum(n), "sum", &v);
+	exact_read(NumericGetDatum(n), "sum", &v);
 	if (v.scale != dscale)
 		bad_state(input, "A sum's value must be written with exactly its scale's decimal digits.");
 	s->count = count;
@@ -962,7 +962,7 @@ static char *
 sum_text(const SeriesState *st, int a, int s)
 {
 	return DatumGetCString(DirectFunctionCall1(numeric_out,
-											   NumericGetDatum(money_result(&st->sums[a][s],
+											   NumericGetDatum(exact_result(&st->sums[a][s],
 																			series_state_spill(st, a, s)))));
 }
 
@@ -992,7 +992,7 @@ pipeline_backlog_series_state_out(PG_FUNCTION_ARGS)
 			continue;
 		for (int s = 0; s <= st->periods; s++)
 		{
-			const MoneySum *m = &st->sums[a][s];
+			const ExactSum *m = &st->sums[a][s];
 
 			if (m->count == 0)
 				continue;
@@ -1028,7 +1028,7 @@ parse_step(char *tok, const char *input, Interval *step)
 	}
 	if (!parse_int32(f[0], PG_INT32_MIN, PG_INT32_MAX, &step->month) ||
 		!parse_int32(f[1], PG_INT32_MIN, PG_INT32_MAX, &step->day) ||
-		!money_parse_int64(f[2], &t))
+		!exact_parse_int64(f[2], &t))
 		bad_state(input, "The step is written <months>:<days>:<microseconds>.");
 	step->time = t;
 }
@@ -1078,8 +1078,8 @@ parse_entry(char *tok, const char *input, SeriesState *st)
 		if (slash == NULL)
 			bad_state(input, "A cover entry is written c<scale>/<slot>=<difference>.");
 		*slash++ = '\0';
-		if (!money_parse_int64(key + 1, &scale) || !money_parse_int64(slash, &slot) ||
-			!money_parse_int64(eq, &delta))
+		if (!exact_parse_int64(key + 1, &scale) || !exact_parse_int64(slash, &slot) ||
+			!exact_parse_int64(eq, &delta))
 			bad_state(input, "A cover entry is written c<scale>/<slot>=<difference>.");
 		input_cover(st, input, scale, slot, delta);
 		return;
@@ -1116,8 +1116,8 @@ parse_entry(char *tok, const char *input, SeriesState *st)
 				*p++ = '\0';
 			}
 		}
-		if (!money_parse_int64(key, &slot) || !money_parse_int64(fld[0], &count) ||
-			!money_parse_int64(fld[1], &dscale) || !money_parse_int64(fld[2], &dscale_count))
+		if (!exact_parse_int64(key, &slot) || !exact_parse_int64(fld[0], &count) ||
+			!exact_parse_int64(fld[1], &dscale) || !exact_parse_int64(fld[2], &dscale_count))
 			bad_state(input, "A sum is written <count>:<scale>:<count at scale>:<value>.");
 		input_sum(st, input, a, slot, count, dscale, dscale_count, fld[3]);
 	}
@@ -1141,10 +1141,10 @@ pipeline_backlog_series_state_in(PG_FUNCTION_ARGS)
 		tok[n++] = t;
 	if (n < 2)
 		bad_state(input, "A state starts with the format version and the row count.");
-	if (!money_parse_int64(tok[0], &version))
+	if (!exact_parse_int64(tok[0], &version))
 		bad_state(input, "The first field is the format version.");
 	check_version(version);
-	if (!money_parse_int64(tok[1], &rows) || rows < 0)
+	if (!exact_parse_int64(tok[1], &rows) || rows < 0)
 		bad_state(input, "The second field is the row count.");
 	st = series_state_new(CurrentMemoryContext);
 	st->nrows = rows;
@@ -1163,7 +1163,7 @@ pipeline_backlog_series_state_in(PG_FUNCTION_ARGS)
 
 		if (n < 7)
 			bad_state(input, "A state with rows has its origin, step, periods, hash and cover.");
-		if (!money_parse_int64(tok[2], &origin))
+		if (!exact_parse_int64(tok[2], &origin))
 			bad_state(input, "The origin is in microseconds since 2000-01-01 UTC.");
 		parse_step(tok[3], input, &step);
 		if (!parse_int32(tok[4], 1, SERIES_MAX_PERIODS, &periods))
@@ -1220,7 +1220,7 @@ pipeline_backlog_series_state_send(PG_FUNCTION_ARGS)
 				continue;
 			for (int s = 0; s <= st->periods; s++)
 			{
-				const MoneySum *m = &st->sums[a][s];
+				const ExactSum *m = &st->sums[a][s];
 
 				if (m->count == 0)
 					continue;
@@ -1418,8 +1418,8 @@ pipeline_backlog_series_combine(PG_FUNCTION_ARGS)
 
 			if (other->sums[a][s].count == 0)
 				continue;
-			addend = money_combine(&st->sums[a][s], &other->sums[a][s]);
-			addend = money_numeric_add(addend, series_state_spill(other, a, s));
+			addend = exact_combine(&st->sums[a][s], &other->sums[a][s]);
+			addend = exact_numeric_add(addend, series_state_spill(other, a, s));
 			series_state_absorb(st, a, s, addend);
 		}
 	}

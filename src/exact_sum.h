@@ -1,20 +1,20 @@
 /*
- * money.h
+ * exact_sum.h
  *		Exact accumulation of numeric amounts for the amount aggregates.
  *
- * A MoneySum keeps a 128-bit integer partial sum at a decimal scale (the
+ * An ExactSum keeps a 128-bit integer partial sum at a decimal scale (the
  * fast path: one add-with-overflow-check per row, no allocation) and the
  * bookkeeping that sum() itself does: how many values were absorbed and the
  * largest display scale among them, which is the scale of the result.
  * Whatever does not fit in 128 bits -- a huge amount, a scale beyond 38
  * digits, or a partial sum about to overflow -- is handed back to the
  * caller as a Numeric "spill addend"; the caller keeps an exact numeric
- * spill next to the MoneySum (inside its aggregate state) and adds the
+ * spill next to the ExactSum (inside its aggregate state) and adds the
  * addend to it with numeric_add.  The value of the sum is spill + units,
  * always exact, never float.
  */
-#ifndef PIPELINE_MONEY_H
-#define PIPELINE_MONEY_H
+#ifndef PIPELINE_EXACT_SUM_H
+#define PIPELINE_EXACT_SUM_H
 
 #include "compat.h"
 
@@ -26,47 +26,47 @@
 #endif
 
 /* Largest power of ten kept in the 128-bit fast path (10^38 < 2^127). */
-#define MONEY_MAX_SCALE 38
+#define EXACT_MAX_SCALE 38
 
 /* One amount read from a numeric Datum. */
-typedef struct MoneyValue
+typedef struct ExactValue
 {
 	int128		units;			/* value x 10^scale, valid when fits */
 	int32		scale;			/* the input's display scale */
 	bool		fits;			/* |units| < 10^38 and scale <= 38 */
 	bool		is_zero;
 	Datum		num;			/* the input itself (maybe short-header) */
-} MoneyValue;
+} ExactValue;
 
 /* An exact running sum, without its spill (kept by the caller). */
-typedef struct MoneySum
+typedef struct ExactSum
 {
 	int128		units;			/* partial sum x 10^uscale */
 	int64		count;			/* values absorbed */
 	int64		dscale_count;	/* absorbed values whose scale == dscale */
 	int32		uscale;			/* scale of units, <= dscale */
 	int32		dscale;			/* largest input scale; -1 while count == 0 */
-} MoneySum;
+} ExactSum;
 
-extern void money_sum_init(MoneySum *sum);
+extern void exact_sum_init(ExactSum *sum);
 
 /*
  * Read a numeric Datum without copying it; NaN and +-Infinity raise 22023
  * naming argname.
  */
-extern void money_read_slow(Datum d, const char *argname, MoneyValue *out);
+extern void exact_read_slow(Datum d, const char *argname, ExactValue *out);
 
 /* Only refuse NaN and +-Infinity (for amounts no sum needs). */
-extern void money_check_slow(Datum d, const char *argname);
+extern void exact_check_slow(Datum d, const char *argname);
 
 /* Exact product a x b (scale = a.scale + b.scale, like numeric_mul). */
-extern void money_mul(const MoneyValue *a, const MoneyValue *b, MoneyValue *out);
+extern void exact_mul(const ExactValue *a, const ExactValue *b, ExactValue *out);
 
 /*
  * sum += v.  Returns NULL on the fast path, else a Numeric the caller must
  * add to this sum's spill.
  */
-extern Numeric money_add_slow(MoneySum *sum, const MoneyValue *v);
+extern Numeric exact_add_slow(ExactSum *sum, const ExactValue *v);
 
 /*
  * sum -= v (inverse transition).  Sets *ok = false when the result's scale
@@ -74,40 +74,40 @@ extern Numeric money_add_slow(MoneySum *sum, const MoneyValue *v);
  * which case the caller must have the aggregate restarted.  When count drops
  * to 0 the sum is reset and the caller must drop its spill.
  */
-extern Numeric money_sub(MoneySum *sum, const MoneyValue *v, bool *ok);
+extern Numeric exact_sub(ExactSum *sum, const ExactValue *v, bool *ok);
 
-/* into += from (combine); same spill-addend contract as money_add. */
-extern Numeric money_combine(MoneySum *into, const MoneySum *from);
+/* into += from (combine); same spill-addend contract as exact_add. */
+extern Numeric exact_combine(ExactSum *into, const ExactSum *from);
 
 /*
  * The exact sum as a Numeric with display scale dscale (count > 0), or 0 (scale 0) when
  * nothing was absorbed.  spill may be NULL.
  */
-extern Numeric money_result(const MoneySum *sum, Numeric spill);
+extern Numeric exact_result(const ExactSum *sum, Numeric spill);
 
 /* units x 10^-scale rendered at display scale dscale (>= scale). */
-extern Numeric money_units_to_numeric(int128 units, int32 scale, int32 dscale);
+extern Numeric exact_units_to_numeric(int128 units, int32 scale, int32 dscale);
 
 /* Numeric helpers that go through fmgr, so they work on any PG version. */
-extern Numeric money_numeric_add(Numeric a, Numeric b);
-extern bool money_numeric_is_zero(Numeric n);
-extern int32 money_numeric_dscale(Numeric n);
+extern Numeric exact_numeric_add(Numeric a, Numeric b);
+extern bool exact_numeric_is_zero(Numeric n);
+extern int32 exact_numeric_dscale(Numeric n);
 
 /* Tokens of the amount and series states' text forms. */
-extern bool money_valid_decimal(const char *s);
-extern bool money_parse_int64(const char *s, int64 *out);
+extern bool exact_valid_decimal(const char *s);
+extern bool exact_parse_int64(const char *s, int64 *out);
 
 /*
  * Inline fast paths, for the per-row calls of transition functions.
  *
- * money_read: an uncompressed numeric (what a table column of everyday
+ * exact_read: an uncompressed numeric (what a table column of everyday
  * amounts holds) with at most four base-10000 digits and a scale the digits
- * reach is converted here; anything else goes to money_read_slow, which
+ * reach is converted here; anything else goes to exact_read_slow, which
  * also raises the NaN/Infinity error.  Layout per numeric.c's on-disk
  * format (stable across versions).
  */
 static inline void
-money_read(Datum d, const char *argname, MoneyValue *out)
+exact_read(Datum d, const char *argname, ExactValue *out)
 {
 	const struct varlena *p = (const struct varlena *) DatumGetPointer(d);
 	const char *data = NULL;
@@ -183,12 +183,12 @@ money_read(Datum d, const char *argname, MoneyValue *out)
 			}
 		}
 	}
-	money_read_slow(d, argname, out);
+	exact_read_slow(d, argname, out);
 }
 
 /* Refuse NaN and +-Infinity; inline for a short-header numeric. */
 static inline void
-money_check(Datum d, const char *argname)
+exact_check(Datum d, const char *argname)
 {
 	const struct varlena *p = (const struct varlena *) DatumGetPointer(d);
 
@@ -200,12 +200,12 @@ money_check(Datum d, const char *argname)
 		if ((h & 0xC000) != 0xC000)
 			return;
 	}
-	money_check_slow(d, argname);
+	exact_check_slow(d, argname);
 }
 
 /* sum += v: inline when v has the sum's scale and nothing overflows. */
 static inline Numeric
-money_add(MoneySum *s, const MoneyValue *v)
+exact_add(ExactSum *s, const ExactValue *v)
 {
 	int128		r;
 
@@ -217,7 +217,7 @@ money_add(MoneySum *s, const MoneyValue *v)
 		s->dscale_count++;
 		return NULL;
 	}
-	return money_add_slow(s, v);
+	return exact_add_slow(s, v);
 }
 
-#endif							/* PIPELINE_MONEY_H */
+#endif							/* PIPELINE_EXACT_SUM_H */

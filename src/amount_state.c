@@ -53,7 +53,7 @@ static const char *const kind_names[AMOUNT_KIND_MAX + 1] = {
 };
 
 /* Name of an aggregate kind, as it appears in the text form. */
-const char *
+static const char *
 amount_kind_name(AmountKind kind)
 {
 	if (kind < 1 || kind > AMOUNT_KIND_MAX)

@@ -114,9 +114,6 @@ amount_state_set_param(AmountState *st, uint16 flags, TimestampTz lower, Timesta
 /* sums[i] as an exact Numeric (0 when nothing was absorbed). */
 extern Numeric amount_state_sum(const AmountState *st, int i);
 
-/* Name of an aggregate kind, as it appears in the text form. */
-extern const char *amount_kind_name(AmountKind kind);
-
 /* Count one more row (22003 past PG_INT64_MAX, which only a typed state reaches). */
 static inline void
 amount_state_add_row(AmountState *st)

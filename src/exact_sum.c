@@ -3,11 +3,9 @@
  *		Exact accumulation of numeric amounts: 128-bit fast path, exact
  *		numeric spill (see exact_sum.h).
  *
- * The fast path reads a numeric's base-10000 digits straight from its
- * on-disk representation, which PostgreSQL keeps stable across major
- * versions (pg_upgrade relies on it), so reading it here does not tie the
- * code to one server version.  The layout constants below are those of
- * src/backend/utils/adt/numeric.c.
+ * Amounts are read straight from a numeric's on-disk representation, by
+ * the one decoder in exact_sum.h (exact_decode, exact_units_int64): inline
+ * for the common case, and here, after detoasting, for the rest.
  */
 #include "compat.h"
 
@@ -19,22 +17,11 @@
 
 #include "exact_sum.h"
 
-/* numeric.c's on-disk header layout */
-#define NUM_SIGN_MASK			0xC000
-#define NUM_NEG					0x4000
-#define NUM_SHORT				0x8000
-#define NUM_SPECIAL				0xC000
-#define NUM_NAN					0xC000
-#define NUM_PINF				0xD000
-#define NUM_EXT_SIGN_MASK		0xF000
-#define NUM_SHORT_SIGN_MASK		0x2000
-#define NUM_SHORT_DSCALE_MASK	0x1F80
-#define NUM_SHORT_DSCALE_SHIFT	7
-#define NUM_SHORT_WEIGHT_SIGN	0x0040
-#define NUM_SHORT_WEIGHT_MASK	0x003F
-#define NUM_DSCALE_MASK			0x3FFF
-#define NUM_NBASE				10000
-#define NUM_DEC_DIGITS			4
+/*
+ * Base-10000 digits worth accumulating in 128 bits: 10 hold up to 10^40,
+ * enough for any value below 10^38 at its scale (more go to the spill).
+ */
+#define EXACT_MAX_NDIGITS	10
 
 /* 10^0 .. 10^38 */
 static int128 pow10_tab[EXACT_MAX_SCALE + 1];
@@ -72,10 +59,8 @@ exact_sum_init(ExactSum *sum)
 }
 
 /*
- * Read a numeric Datum: sign, scale and (when it fits) the exact value in
- * units of 10^-scale, without detoasting a short-header value (no
- * allocation per row).  NaN and infinities are refused here, for every
- * amount path, with an error that names the argument.
+ * Refuse NaN or an infinity (header word h) with 22023 naming the argument:
+ * every amount path does.
  */
 pg_noreturn static void
 not_finite(uint16 h, const char *argname)
@@ -105,132 +90,64 @@ void
 exact_check_slow(Datum d, const char *argname)
 {
 	struct varlena *p = (struct varlena *) DatumGetPointer(d);
-	uint16		h;
+	ExactDigits nd;
 
 	if (VARATT_IS_EXTERNAL(p) || VARATT_IS_COMPRESSED(p))
 		p = pg_detoast_datum(p);
-	if (VARSIZE_ANY_EXHDR(p) < sizeof(uint16))
+	if (!exact_decode(VARDATA_ANY(p), VARSIZE_ANY_EXHDR(p), &nd))
 		elog(ERROR, "corrupt numeric value");
-	memcpy(&h, VARDATA_ANY(p), sizeof(uint16));
-	if ((h & NUM_SIGN_MASK) == NUM_SPECIAL)
-		not_finite(h, argname);
+	if ((nd.header & NUM_SIGN_MASK) == NUM_SPECIAL)
+		not_finite(nd.header, argname);
 }
 
+/*
+ * Read a numeric Datum in general: detoasted, in 64 bits when
+ * exact_units_int64 can, else in 128 bits; fits = false when the value has
+ * more than EXACT_MAX_SCALE digits at its scale (or a scale beyond that).
+ */
 void
 exact_read_slow(Datum d, const char *argname, ExactValue *out)
 {
 	struct varlena *p = (struct varlena *) DatumGetPointer(d);
-	const char *data;
-	int			len;
-	uint16		h;
-	int			hdr;
-	int			weight;
-	int			dscale;
-	bool		neg;
-	int			ndigits;
+	ExactDigits nd;
+	int64		small;
 	int128		acc = 0;
 	int			k;
 
 	if (VARATT_IS_EXTERNAL(p) || VARATT_IS_COMPRESSED(p))
 		p = pg_detoast_datum(p);
-	data = VARDATA_ANY(p);
-	len = VARSIZE_ANY_EXHDR(p);
-	if (len < (int) sizeof(uint16))
-		elog(ERROR, "corrupt numeric value (length %d)", len);
-	memcpy(&h, data, sizeof(uint16));
+	if (!exact_decode(VARDATA_ANY(p), VARSIZE_ANY_EXHDR(p), &nd))
+		elog(ERROR, "corrupt numeric value (length %d)", (int) VARSIZE_ANY_EXHDR(p));
+	if ((nd.header & NUM_SIGN_MASK) == NUM_SPECIAL)
+		not_finite(nd.header, argname);
 
 	out->num = PointerGetDatum(p);
-	if ((h & NUM_SIGN_MASK) == NUM_SPECIAL)
-		not_finite(h, argname);
-
-	if ((h & NUM_SIGN_MASK) == NUM_SHORT)
-	{
-		hdr = sizeof(uint16);
-		neg = (h & NUM_SHORT_SIGN_MASK) != 0;
-		dscale = (h & NUM_SHORT_DSCALE_MASK) >> NUM_SHORT_DSCALE_SHIFT;
-		weight = (h & NUM_SHORT_WEIGHT_MASK);
-		if (h & NUM_SHORT_WEIGHT_SIGN)
-			weight |= ~NUM_SHORT_WEIGHT_MASK;
-	}
-	else
-	{
-		int16		w;
-
-		hdr = 2 * sizeof(uint16);
-		if (len < hdr)
-			elog(ERROR, "corrupt numeric value (length %d)", len);
-		neg = (h & NUM_SIGN_MASK) == NUM_NEG;
-		dscale = h & NUM_DSCALE_MASK;
-		memcpy(&w, data + sizeof(uint16), sizeof(int16));
-		weight = w;
-	}
-	ndigits = (len - hdr) / (int) sizeof(int16);
-
-	out->scale = dscale;
-	out->is_zero = (ndigits == 0);
+	out->scale = nd.dscale;
+	out->is_zero = (nd.ndigits == 0);
 	out->units = 0;
+	out->fits = true;
+	if (nd.ndigits == 0)
+		return;
+	if (exact_units_int64(&nd, &small))
+	{
+		out->units = small;
+		return;
+	}
 	out->fits = false;
-	if (ndigits == 0)
-	{
-		out->fits = true;
+	if (nd.dscale > EXACT_MAX_SCALE || nd.ndigits > EXACT_MAX_NDIGITS)
 		return;
-	}
-	/* 10^38 > value * 10^scale needs at most 10 base-10000 digits */
-	if (dscale > EXACT_MAX_SCALE || ndigits > 10)
-		return;
-
-	data += hdr;
-	k = dscale - NUM_DEC_DIGITS * (ndigits - 1 - weight);
-	if (ndigits <= 4)
+	for (int i = 0; i < nd.ndigits; i++)
 	{
-		/* < 10^16: the common case, done in 64 bits (no 128-bit division) */
-		int64		a64 = 0;
+		int16		dig;
 
-		for (int i = 0; i < ndigits; i++)
-		{
-			int16		dig;
-
-			memcpy(&dig, data + i * sizeof(int16), sizeof(int16));
-			a64 = a64 * NUM_NBASE + dig;
-		}
-		if (k < 0 && k >= -3)
-		{
-			/* digits beyond dscale are always zero in a stored numeric */
-			static const int64 p10[4] = {1, 10, 100, 1000};
-
-			if (a64 % p10[-k] != 0)
-				return;
-			a64 /= p10[-k];
-			out->units = neg ? -a64 : a64;
-			out->fits = true;
+		memcpy(&dig, nd.digits + i * sizeof(int16), sizeof(int16));
+		if (__builtin_mul_overflow(acc, (int128) NUM_NBASE, &acc) ||
+			__builtin_add_overflow(acc, (int128) dig, &acc))
 			return;
-		}
-		if (k >= 0 && k <= 2)
-		{
-			static const int64 p10[3] = {1, 10, 100};
-
-			/* < 10^18: fits */
-			a64 *= p10[k];
-			out->units = neg ? -a64 : a64;
-			out->fits = true;
-			return;
-		}
-		acc = a64;
-	}
-	else
-	{
-		for (int i = 0; i < ndigits; i++)
-		{
-			int16		dig;
-
-			memcpy(&dig, data + i * sizeof(int16), sizeof(int16));
-			if (__builtin_mul_overflow(acc, (int128) NUM_NBASE, &acc) ||
-				__builtin_add_overflow(acc, (int128) dig, &acc))
-				return;
-		}
 	}
 
 	/* acc = value * 10000^(ndigits - 1 - weight); want value * 10^dscale */
+	k = nd.dscale - NUM_DEC_DIGITS * (nd.ndigits - 1 - nd.weight);
 	pow10_init();
 	if (k > 0)
 	{
@@ -239,13 +156,14 @@ exact_read_slow(Datum d, const char *argname, ExactValue *out)
 	}
 	else if (k < 0)
 	{
+		/* digits beyond dscale must be zero: the value is exact or not read */
 		if (-k > EXACT_MAX_SCALE || acc % pow10_tab[-k] != 0)
 			return;
 		acc /= pow10_tab[-k];
 	}
 	if (acc >= pow10_tab[EXACT_MAX_SCALE])
 		return;
-	out->units = neg ? -acc : acc;
+	out->units = nd.neg ? -acc : acc;
 	out->fits = true;
 }
 
@@ -507,16 +425,6 @@ exact_numeric_is_zero(Numeric n)
 
 	exact_read(NumericGetDatum(n), "value", &v);
 	return v.is_zero;
-}
-
-/* The display scale of a (finite) Numeric. */
-int32
-exact_numeric_dscale(Numeric n)
-{
-	ExactValue	v;
-
-	exact_read(NumericGetDatum(n), "value", &v);
-	return v.scale;
 }
 
 /*

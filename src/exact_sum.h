@@ -28,6 +28,32 @@
 /* Largest power of ten kept in the 128-bit fast path (10^38 < 2^127). */
 #define EXACT_MAX_SCALE 38
 
+/*
+ * numeric.c's on-disk format, which PostgreSQL keeps stable across major
+ * versions (pg_upgrade relies on it): a uint16 header word, for the long
+ * format an int16 weight, then int16 base-NUM_NBASE digits, most
+ * significant first.  The constants are those of
+ * src/backend/utils/adt/numeric.c.
+ */
+#define NUM_SIGN_MASK			0xC000
+#define NUM_NEG					0x4000
+#define NUM_SHORT				0x8000
+#define NUM_SPECIAL				0xC000
+#define NUM_NAN					0xC000
+#define NUM_PINF				0xD000
+#define NUM_EXT_SIGN_MASK		0xF000
+#define NUM_SHORT_SIGN_MASK		0x2000
+#define NUM_SHORT_DSCALE_MASK	0x1F80
+#define NUM_SHORT_DSCALE_SHIFT	7
+#define NUM_SHORT_WEIGHT_SIGN	0x0040
+#define NUM_SHORT_WEIGHT_MASK	0x003F
+#define NUM_DSCALE_MASK			0x3FFF
+#define NUM_NBASE				10000
+#define NUM_DEC_DIGITS			4
+
+/* Decimal digits an int64 always holds (10^18 < 2^63): the 64-bit decoder's limit. */
+#define EXACT_INT64_DIGITS		18
+
 /* One amount read from a numeric Datum. */
 typedef struct ExactValue
 {
@@ -91,97 +117,147 @@ extern Numeric exact_units_to_numeric(int128 units, int32 scale, int32 dscale);
 /* Numeric helpers that go through fmgr, so they work on any PG version. */
 extern Numeric exact_numeric_add(Numeric a, Numeric b);
 extern bool exact_numeric_is_zero(Numeric n);
-extern int32 exact_numeric_dscale(Numeric n);
 
 /* Tokens of the amount and series states' text forms. */
 extern bool exact_valid_decimal(const char *s);
 extern bool exact_parse_int64(const char *s, int64 *out);
 
+/* A numeric's header, decoded, and where its digits are. */
+typedef struct ExactDigits
+{
+	uint16		header;			/* first header word (NUM_SPECIAL: NaN, +-Inf) */
+	bool		neg;
+	int			weight;			/* of the first digit, in NUM_NBASE units */
+	int			dscale;			/* display scale */
+	int			ndigits;
+	const char *digits;			/* ndigits int16 digits, maybe unaligned */
+} ExactDigits;
+
 /*
- * Inline fast paths, for the per-row calls of transition functions.
- *
- * exact_read: an uncompressed numeric (what a table column of everyday
- * amounts holds) with at most four base-10000 digits and a scale the digits
- * reach is converted here; anything else goes to exact_read_slow, which
- * also raises the NaN/Infinity error.  Layout per numeric.c's on-disk
- * format (stable across versions).
+ * Decode the header of a numeric's data (len bytes, the varlena header
+ * excluded), short, long or special format; false when len is too short.
+ */
+static inline bool
+exact_decode(const char *data, int len, ExactDigits *out)
+{
+	uint16		h;
+	int			hdr = sizeof(uint16);
+
+	if (len < (int) sizeof(uint16))
+		return false;
+	memcpy(&h, data, sizeof(uint16));
+	out->header = h;
+	out->neg = false;
+	out->weight = 0;
+	out->dscale = 0;
+	if ((h & NUM_SIGN_MASK) == NUM_SHORT)
+	{
+		out->neg = (h & NUM_SHORT_SIGN_MASK) != 0;
+		out->dscale = (h & NUM_SHORT_DSCALE_MASK) >> NUM_SHORT_DSCALE_SHIFT;
+		out->weight = (h & NUM_SHORT_WEIGHT_MASK) |
+			((h & NUM_SHORT_WEIGHT_SIGN) ? ~NUM_SHORT_WEIGHT_MASK : 0);
+	}
+	else if ((h & NUM_SIGN_MASK) == NUM_SPECIAL)
+		len = hdr;				/* NaN and +-Inf have no digits */
+	else
+	{
+		int16		w;
+
+		hdr = 2 * sizeof(uint16);
+		if (len < hdr)
+			return false;
+		out->neg = (h & NUM_SIGN_MASK) == NUM_NEG;
+		out->dscale = h & NUM_DSCALE_MASK;
+		memcpy(&w, data + sizeof(uint16), sizeof(int16));
+		out->weight = w;
+	}
+	out->digits = data + hdr;
+	out->ndigits = (len - hdr) / (int) sizeof(int16);
+	return true;
+}
+
+/*
+ * The value of a decoded non-zero numeric in units of 10^-dscale, in 64
+ * bits: false when it has more than EXACT_INT64_DIGITS decimal digits at
+ * its scale or a non-zero digit beyond dscale (which numeric.c never stores;
+ * a value is read exactly or not at all).  Division and multiplication by
+ * constants, so no division instruction per row.
+ */
+static inline bool
+exact_units_int64(const ExactDigits *d, int64 *units)
+{
+	/* decimal digits to append (> 0) or drop (< 0) to reach dscale */
+	int			k = d->dscale - NUM_DEC_DIGITS * (d->ndigits - 1 - d->weight);
+	int64		a = 0;
+	int64		q;
+
+	if (d->ndigits < 1 || NUM_DEC_DIGITS * d->ndigits > EXACT_INT64_DIGITS ||
+		k <= -NUM_DEC_DIGITS || NUM_DEC_DIGITS * d->ndigits + k > EXACT_INT64_DIGITS)
+		return false;
+	for (int i = 0; i < d->ndigits; i++)
+	{
+		int16		dig;
+
+		memcpy(&dig, d->digits + i * sizeof(int16), sizeof(int16));
+		a = a * NUM_NBASE + dig;
+	}
+	switch (k)
+	{
+		case -3:
+			q = a / 1000;
+			if (q * 1000 != a)
+				return false;
+			a = q;
+			break;
+		case -2:
+			q = a / 100;
+			if (q * 100 != a)
+				return false;
+			a = q;
+			break;
+		case -1:
+			q = a / 10;
+			if (q * 10 != a)
+				return false;
+			a = q;
+			break;
+		default:
+			for (; k > 0; k--)
+				a *= 10;
+			break;
+	}
+	*units = d->neg ? -a : a;
+	return true;
+}
+
+/*
+ * Read an amount.  Inline for an uncompressed numeric (what a table column
+ * or an expression of everyday amounts holds) whose value fits
+ * exact_units_int64; anything else goes to exact_read_slow, which also
+ * raises the NaN/Infinity error.
  */
 static inline void
 exact_read(Datum d, const char *argname, ExactValue *out)
 {
 	const struct varlena *p = (const struct varlena *) DatumGetPointer(d);
-	const char *data = NULL;
-	int			len = 0;
+	ExactDigits nd;
+	int64		units;
+	bool		decoded;
 
 	if (VARATT_IS_1B(p))
+		decoded = !VARATT_IS_1B_E(p) &&
+			exact_decode(VARDATA_1B(p), VARSIZE_1B(p) - VARHDRSZ_SHORT, &nd);
+	else
+		decoded = VARATT_IS_4B_U(p) &&
+			exact_decode(VARDATA_4B(p), VARSIZE_4B(p) - VARHDRSZ, &nd);
+	if (decoded && exact_units_int64(&nd, &units))
 	{
-		if (!VARATT_IS_1B_E(p))
-		{
-			data = VARDATA_1B(p);
-			len = VARSIZE_1B(p) - VARHDRSZ_SHORT;
-		}
-	}
-	else if (VARATT_IS_4B_U(p))
-	{
-		/* a computed value (expression results have 4-byte headers) */
-		data = VARDATA_4B(p);
-		len = VARSIZE_4B(p) - VARHDRSZ;
-	}
-	{
-		uint16		h;
-
-		if (data != NULL && len >= (int) sizeof(uint16))
-		{
-			memcpy(&h, data, sizeof(uint16));
-			/* short format: 10 in the top two bits */
-			if ((h & 0xC000) == 0x8000)
-			{
-				int			ndigits = (len - (int) sizeof(uint16)) / (int) sizeof(int16);
-				int			dscale = (h & 0x1F80) >> 7;
-				int			weight = (h & 0x003F) | ((h & 0x0040) ? ~0x003F : 0);
-				int			k = dscale - 4 * (ndigits - 1 - weight);
-
-				if (ndigits >= 1 && ndigits <= 4 && k >= -3 && k <= 2)
-				{
-					int64		a = 0;
-
-					for (int i = 0; i < ndigits; i++)
-					{
-						int16		dig;
-
-						memcpy(&dig, data + sizeof(uint16) + i * sizeof(int16), sizeof(int16));
-						a = a * 10000 + dig;
-					}
-					/* constant divisors: digits beyond dscale are zero */
-					switch (k)
-					{
-						case -3:
-							a /= 1000;
-							break;
-						case -2:
-							a /= 100;
-							break;
-						case -1:
-							a /= 10;
-							break;
-						case 1:
-							a *= 10;
-							break;
-						case 2:
-							a *= 100;
-							break;
-						default:
-							break;
-					}
-					out->units = (h & 0x2000) ? -a : a;
-					out->scale = dscale;
-					out->fits = true;
-					out->is_zero = false;
-					out->num = d;
-					return;
-				}
-			}
-		}
+		out->units = units;
+		out->scale = nd.dscale;
+		out->fits = true;
+		out->is_zero = false;
+		out->num = d;
+		return;
 	}
 	exact_read_slow(d, argname, out);
 }
@@ -197,7 +273,7 @@ exact_check(Datum d, const char *argname)
 		uint16		h;
 
 		memcpy(&h, VARDATA_1B(p), sizeof(uint16));
-		if ((h & 0xC000) != 0xC000)
+		if ((h & NUM_SIGN_MASK) != NUM_SPECIAL)
 			return;
 	}
 	exact_check_slow(d, argname);

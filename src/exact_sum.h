@@ -177,6 +177,21 @@ exact_decode(const char *data, int len, ExactDigits *out)
 }
 
 /*
+ * *units = +-(a / p) when the digits dropped are zeros, else false; inline,
+ * so that p is a constant at each call.
+ */
+static inline bool
+exact_drop_zeros(int64 a, int64 p, bool neg, int64 *units)
+{
+	int64		q = a / p;
+
+	if (q * p != a)
+		return false;
+	*units = neg ? -q : q;
+	return true;
+}
+
+/*
  * The value of a decoded non-zero numeric in units of 10^-dscale, in 64
  * bits: false when it has more than EXACT_INT64_DIGITS decimal digits at
  * its scale or a non-zero digit beyond dscale (which numeric.c never stores;
@@ -189,7 +204,6 @@ exact_units_int64(const ExactDigits *d, int64 *units)
 	/* decimal digits to append (> 0) or drop (< 0) to reach dscale */
 	int			k = d->dscale - NUM_DEC_DIGITS * (d->ndigits - 1 - d->weight);
 	int64		a = 0;
-	int64		q;
 
 	if (d->ndigits < 1 || NUM_DEC_DIGITS * d->ndigits > EXACT_INT64_DIGITS ||
 		k <= -NUM_DEC_DIGITS || NUM_DEC_DIGITS * d->ndigits + k > EXACT_INT64_DIGITS)
@@ -204,23 +218,11 @@ exact_units_int64(const ExactDigits *d, int64 *units)
 	switch (k)
 	{
 		case -3:
-			q = a / 1000;
-			if (q * 1000 != a)
-				return false;
-			a = q;
-			break;
+			return exact_drop_zeros(a, 1000, d->neg, units);
 		case -2:
-			q = a / 100;
-			if (q * 100 != a)
-				return false;
-			a = q;
-			break;
+			return exact_drop_zeros(a, 100, d->neg, units);
 		case -1:
-			q = a / 10;
-			if (q * 10 != a)
-				return false;
-			a = q;
-			break;
+			return exact_drop_zeros(a, 10, d->neg, units);
 		default:
 			for (; k > 0; k--)
 				a *= 10;

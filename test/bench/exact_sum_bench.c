@@ -62,9 +62,13 @@ bench_absorb(BenchSum *st, Numeric x, MemoryContext aggcontext)
 		pfree(old);
 }
 
-/* Transition: the inline fast path (exact_read, exact_add). */
-Datum
-bench_exact_sum_trans(PG_FUNCTION_ARGS)
+/*
+ * Transition of the exact sum: through the inline fast path (exact_read,
+ * exact_add) or, with inline_path false, every row through the out-of-line
+ * functions.
+ */
+static inline Datum
+bench_exact_sum(FunctionCallInfo fcinfo, bool inline_path)
 {
 	MemoryContext aggcontext;
 	BenchSum   *st = bench_state(fcinfo, &aggcontext);
@@ -73,27 +77,32 @@ bench_exact_sum_trans(PG_FUNCTION_ARGS)
 
 	if (PG_ARGISNULL(1))
 		PG_RETURN_POINTER(st);
-	exact_read(PG_GETARG_DATUM(1), "amount", &v);
-	addend = exact_add(&st->sum, &v);
+	if (inline_path)
+	{
+		exact_read(PG_GETARG_DATUM(1), "amount", &v);
+		addend = exact_add(&st->sum, &v);
+	}
+	else
+	{
+		exact_read_slow(PG_GETARG_DATUM(1), "amount", &v);
+		addend = exact_add_slow(&st->sum, &v);
+	}
 	bench_absorb(st, addend, aggcontext);
 	PG_RETURN_POINTER(st);
 }
 
-/* Transition: the same sum, every row through the out-of-line functions. */
+/* Transition: the inline fast path. */
+Datum
+bench_exact_sum_trans(PG_FUNCTION_ARGS)
+{
+	return bench_exact_sum(fcinfo, true);
+}
+
+/* Transition: the out-of-line functions only. */
 Datum
 bench_exact_sum_slow_trans(PG_FUNCTION_ARGS)
 {
-	MemoryContext aggcontext;
-	BenchSum   *st = bench_state(fcinfo, &aggcontext);
-	ExactValue	v;
-	Numeric		addend;
-
-	if (PG_ARGISNULL(1))
-		PG_RETURN_POINTER(st);
-	exact_read_slow(PG_GETARG_DATUM(1), "amount", &v);
-	addend = exact_add_slow(&st->sum, &v);
-	bench_absorb(st, addend, aggcontext);
-	PG_RETURN_POINTER(st);
+	return bench_exact_sum(fcinfo, false);
 }
 
 /* Final: the exact sum (NULL for no rows, like sum()). */

@@ -30,14 +30,14 @@ win_rate_amount(FunctionCallInfo fcinfo, bool inverse)
 {
 	AmountState *st = amount_state_for_update(fcinfo, 0, AMOUNT_KIND_WIN_RATE);
 	StageMap   *m;
-	MoneyValue	v;
+	ExactValue	v;
 	Numeric		addend;
 	int			index;
 	int			which;
 
 	if (PG_ARGISNULL(1) || PG_ARGISNULL(2))
 		PG_RETURN_POINTER(st);
-	money_read(PG_GETARG_DATUM(2), "amount", &v);
+	exact_read(PG_GETARG_DATUM(2), "amount", &v);
 	m = stage_map_get(fcinfo, sizeof(StageMap));
 	index = stage_map_index(m, PG_GETARG_OID(1));
 	switch ((StageKind) m->kind[index])
@@ -58,7 +58,7 @@ win_rate_amount(FunctionCallInfo fcinfo, bool inverse)
 		amount_state_add_row(st);
 		if (which < 0)
 			PG_RETURN_POINTER(st);
-		addend = money_add(&st->sums[which], &v);
+		addend = exact_add(&st->sums[which], &v);
 	}
 	else
 	{
@@ -69,7 +69,7 @@ win_rate_amount(FunctionCallInfo fcinfo, bool inverse)
 		st->nrows--;
 		if (which < 0)
 			PG_RETURN_POINTER(st);
-		addend = money_sub(&st->sums[which], &v, &ok);
+		addend = exact_sub(&st->sums[which], &v, &ok);
 		if (!ok)
 			PG_RETURN_NULL();
 		st = amount_state_drop_empty_spills(st);
@@ -101,7 +101,7 @@ weighted_pipeline(FunctionCallInfo fcinfo, bool inverse)
 {
 	AmountState *st = amount_state_for_update(fcinfo, 0, AMOUNT_KIND_WEIGHTED);
 	StageMap   *m;
-	MoneyValue	v,
+	ExactValue	v,
 				prob,
 				product;
 	Numeric		addend;
@@ -110,14 +110,14 @@ weighted_pipeline(FunctionCallInfo fcinfo, bool inverse)
 
 	if (PG_ARGISNULL(1) || PG_ARGISNULL(2))
 		PG_RETURN_POINTER(st);
-	money_read(PG_GETARG_DATUM(2), "amount", &v);
+	exact_read(PG_GETARG_DATUM(2), "amount", &v);
 	m = stage_map_get(fcinfo, sizeof(StageMap));
 	index = stage_map_index(m, PG_GETARG_OID(1));
 	open = (m->kind[index] == STAGE_KIND_OPEN);
 	if (open)
 	{
-		money_read(NumericGetDatum(stage_map_probability(m, index)), "probability", &prob);
-		money_mul(&v, &prob, &product);
+		exact_read(NumericGetDatum(stage_map_probability(m, index)), "probability", &prob);
+		exact_mul(&v, &prob, &product);
 	}
 
 	if (!inverse)
@@ -125,7 +125,7 @@ weighted_pipeline(FunctionCallInfo fcinfo, bool inverse)
 		amount_state_add_row(st);
 		if (!open)
 			PG_RETURN_POINTER(st);
-		addend = money_add(&st->sums[0], &product);
+		addend = exact_add(&st->sums[0], &product);
 	}
 	else
 	{
@@ -136,7 +136,7 @@ weighted_pipeline(FunctionCallInfo fcinfo, bool inverse)
 		st->nrows--;
 		if (!open)
 			PG_RETURN_POINTER(st);
-		addend = money_sub(&st->sums[0], &product, &ok);
+		addend = exact_sub(&st->sums[0], &product, &ok);
 		if (!ok)
 			PG_RETURN_NULL();
 		st = amount_state_drop_empty_spills(st);

@@ -53,7 +53,7 @@ static const char *const kind_names[AMOUNT_KIND_MAX + 1] = {
 };
 
 /* Name of an aggregate kind, as it appears in the text form. */
-const char *
+static const char *
 amount_kind_name(AmountKind kind)
 {
 	if (kind < 1 || kind > AMOUNT_KIND_MAX)
@@ -84,8 +84,8 @@ amount_state_new(AmountKind kind)
 	SET_VARSIZE(st, sizeof(AmountState));
 	st->version = AMOUNT_STATE_VERSION;
 	st->kind = kind;
-	money_sum_init(&st->sums[0]);
-	money_sum_init(&st->sums[1]);
+	exact_sum_init(&st->sums[0]);
+	exact_sum_init(&st->sums[1]);
 	return st;
 }
 
@@ -206,7 +206,7 @@ amount_state_absorb(AmountState *st, int i, Numeric addend)
 	s[0] = amount_state_spill(st, 0);
 	s[1] = amount_state_spill(st, 1);
 	/* a plain (4-byte header) copy, since it is stored as it is */
-	s[i] = s[i] ? money_numeric_add(s[i], addend) : (Numeric) PG_DETOAST_DATUM_COPY(NumericGetDatum(addend));
+	s[i] = s[i] ? exact_numeric_add(s[i], addend) : (Numeric) PG_DETOAST_DATUM_COPY(NumericGetDatum(addend));
 	return amount_state_rebuild(st, s[0], s[1]);
 }
 
@@ -229,8 +229,8 @@ amount_state_reset(AmountState *st)
 	st->flags = 0;
 	st->nrows = 0;
 	st->lower = st->upper = 0;
-	money_sum_init(&st->sums[0]);
-	money_sum_init(&st->sums[1]);
+	exact_sum_init(&st->sums[0]);
+	exact_sum_init(&st->sums[1]);
 	if (st->spill_off[0] || st->spill_off[1])
 		return amount_state_rebuild(st, NULL, NULL);
 	return st;
@@ -290,7 +290,7 @@ amount_state_set_param_slow(AmountState *st, uint16 flags, TimestampTz lower, Ti
 Numeric
 amount_state_sum(const AmountState *st, int i)
 {
-	return money_result(&st->sums[i], amount_state_spill(st, i));
+	return exact_result(&st->sums[i], amount_state_spill(st, i));
 }
 
 /* ---------------------------------------------------------------------------
@@ -312,56 +312,99 @@ typedef struct StateParts
 	const char *value[2];
 } StateParts;
 
-/* Raise the "malformed state" error (does not return). */
-pg_noreturn static void
-bad_state(const char *input, const char *why)
+/*
+ * Report a malformed state (softly into escontext on PG 16+, else ERROR)
+ * and return false, for the caller to return at once.
+ */
+static bool
+bad_state(Node *escontext, const char *input, const char *why)
 {
-	ereport(ERROR,
-			(errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),
-			 errmsg("invalid input syntax for type pipeline.amount_state: \"%s\"", input),
-			 errdetail("%s", why),
-			 errhint("States are made by the pipeline amount aggregates; the text form is \"1 <kind> <rows> <param> <count:scale:count_at_scale:sum> <...>\".")));
+	compat_errsave(escontext,
+				   (errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),
+					errmsg("invalid input syntax for type pipeline.amount_state: \"%s\"", input),
+					errdetail("%s", why),
+					errhint("States are made by the pipeline amount aggregates; the text form is \"1 <kind> <rows> <param> <count:scale:count_at_scale:sum> <...>\".")));
+	return false;
 }
 
-
 /*
- * Validate parts and build the state.  Every invariant the aggregate
- * functions rely on is checked here, since a state may be typed by hand.
+ * Why parts do not form a valid state, or NULL when they do: every
+ * invariant the aggregate functions rely on, since a state may be typed by
+ * hand (a sum's value itself is checked when it is read).
  */
-static AmountState *
-state_from_parts(const StateParts *p, const char *input)
+static const char *
+parts_problem(const StateParts *p)
 {
-	AmountState *st;
-	Numeric		spill[2] = {NULL, NULL};
-
 	if (p->kind < 1 || p->kind > AMOUNT_KIND_MAX)
-		bad_state(input, "Unknown aggregate kind.");
+		return "Unknown aggregate kind.";
 	if (p->nrows < 0)
-		bad_state(input, "The row count is negative.");
+		return "The row count is negative.";
 	if ((p->flags & ~AS_FLAGS_ALL) != 0 ||
 		(p->flags != 0 && !(p->flags & AS_HAS_PARAM)))
-		bad_state(input, "Unknown flags.");
+		return "Unknown flags.";
 	if (p->nrows == 0 && (p->flags != 0 || p->count[0] != 0 || p->count[1] != 0))
-		bad_state(input, "A state of no rows has no parameter and empty sums.");
+		return "A state of no rows has no parameter and empty sums.";
 	if (p->flags & AS_HAS_PARAM)
 	{
 		if (!kind_has_period(p->kind) && p->kind != AMOUNT_KIND_BACKLOG_AMOUNT)
-			bad_state(input, "This aggregate takes no period or as_of.");
+			return "This aggregate takes no period or as_of.";
 		if (!kind_has_period(p->kind) && (p->flags & (AS_EMPTY | AS_LOWER_INF)))
-			bad_state(input, "backlog_amount takes an instant, not a period.");
+			return "backlog_amount takes an instant, not a period.";
 		if (kind_has_period(p->kind) && !(p->flags & AS_EMPTY))
 		{
 			if (TIMESTAMP_NOT_FINITE(p->upper))
-				bad_state(input, "The period's upper bound must be finite.");
+				return "The period's upper bound must be finite.";
 			if (!(p->flags & AS_LOWER_INF) && p->lower >= p->upper)
-				bad_state(input, "The period's lower bound must be below its upper bound.");
+				return "The period's lower bound must be below its upper bound.";
 		}
 		if ((p->flags & AS_EMPTY) && (p->count[0] != 0 || p->count[1] != 0))
-			bad_state(input, "Nothing is summed over an empty period.");
+			return "Nothing is summed over an empty period.";
 	}
 	else if (p->nrows > 0 && (kind_has_period(p->kind) || p->kind == AMOUNT_KIND_BACKLOG_AMOUNT))
-		bad_state(input, "A state with rows must carry its period or as_of.");
+		return "A state with rows must carry its period or as_of.";
 
+	for (int i = 0; i < 2; i++)
+	{
+		if (p->count[i] < 0 || p->count[i] > p->nrows)
+			return "A sum's count must be between 0 and the row count.";
+		if (i == 1 && !kind_has_second_sum(p->kind) && p->count[i] != 0)
+			return "This aggregate has one sum only.";
+		if (p->kind == AMOUNT_KIND_BACKLOG_SUMS && p->count[i] != p->nrows)
+			return "backlog_sums adds every row to both sums.";
+		if (p->kind == AMOUNT_KIND_WIN_RATE && i == 1 && p->count[0] + p->count[1] > p->nrows)
+			return "A row is either won or lost.";
+		if (!exact_valid_decimal(p->value[i]))
+			return "A sum's value must be a plain decimal number.";
+		if (p->count[i] == 0)
+		{
+			if (p->dscale[i] != -1 || p->dscale_count[i] != 0 ||
+				strcmp(p->value[i], "0") != 0)
+				return "An empty sum is written 0:-1:0:0.";
+			continue;
+		}
+		if (p->dscale[i] < 0 || p->dscale[i] > AMOUNT_MAX_DSCALE ||
+			p->dscale_count[i] < 1 || p->dscale_count[i] > p->count[i])
+			return "A sum's scale or count at that scale is out of range.";
+	}
+	return NULL;
+}
+
+/*
+ * Validate parts and build the state; NULL after a soft error (escontext,
+ * PG 16+).
+ */
+static AmountState *
+state_from_parts(const StateParts *p, const char *input, Node *escontext)
+{
+	AmountState *st;
+	Numeric		spill[2] = {NULL, NULL};
+	const char *why = parts_problem(p);
+
+	if (why != NULL)
+	{
+		bad_state(escontext, input, why);
+		return NULL;
+	}
 	st = amount_state_new(p->kind);
 	st->flags = p->flags;
 	st->nrows = p->nrows;
@@ -371,36 +414,21 @@ state_from_parts(const StateParts *p, const char *input)
 
 	for (int i = 0; i < 2; i++)
 	{
-		MoneySum   *s = &st->sums[i];
-		MoneyValue	v;
-		Numeric		n;
+		ExactSum   *s = &st->sums[i];
+		ExactValue	v;
+		Datum		n;
 
-		if (p->count[i] < 0 || p->count[i] > p->nrows)
-			bad_state(input, "A sum's count must be between 0 and the row count.");
-		if (i == 1 && !kind_has_second_sum(p->kind) && p->count[i] != 0)
-			bad_state(input, "This aggregate has one sum only.");
-		if (p->kind == AMOUNT_KIND_BACKLOG_SUMS && p->count[i] != p->nrows)
-			bad_state(input, "backlog_sums adds every row to both sums.");
-		if (p->kind == AMOUNT_KIND_WIN_RATE && i == 1 && p->count[0] + p->count[1] > p->nrows)
-			bad_state(input, "A row is either won or lost.");
-		if (!money_valid_decimal(p->value[i]))
-			bad_state(input, "A sum's value must be a plain decimal number.");
 		if (p->count[i] == 0)
-		{
-			if (p->dscale[i] != -1 || p->dscale_count[i] != 0 ||
-				strcmp(p->value[i], "0") != 0)
-				bad_state(input, "An empty sum is written 0:-1:0:0.");
 			continue;
-		}
-		if (p->dscale[i] < 0 || p->dscale[i] > AMOUNT_MAX_DSCALE ||
-			p->dscale_count[i] < 1 || p->dscale_count[i] > p->count[i])
-			bad_state(input, "A sum's scale or count at that scale is out of range.");
-		n = DatumGetNumeric(DirectFunctionCall3(numeric_in, CStringGetDatum(p->value[i]),
-												ObjectIdGetDatum(InvalidOid),
-												Int32GetDatum(-1)));
-		money_read(NumericGetDatum(n), "sum", &v);
+		if (!compat_numeric_in_safe(p->value[i], escontext, &n))
+			return NULL;
+		exact_read(n, "sum", &v);
 		if (v.scale != p->dscale[i])
-			bad_state(input, "A sum's value must be written with exactly its scale's decimal digits.");
+		{
+			bad_state(escontext, input,
+					  "A sum's value must be written with exactly its scale's decimal digits.");
+			return NULL;
+		}
 		s->count = p->count[i];
 		s->dscale = p->dscale[i];
 		s->dscale_count = p->dscale_count[i];
@@ -410,7 +438,7 @@ state_from_parts(const StateParts *p, const char *input)
 			s->uscale = v.scale;
 		}
 		else
-			spill[i] = n;
+			spill[i] = DatumGetNumeric(n);
 	}
 	if (spill[0] || spill[1])
 		return amount_state_rebuild(st, spill[0], spill[1]);
@@ -459,7 +487,7 @@ pipeline_amount_state_out(PG_FUNCTION_ARGS)
 	param_to_text(&buf, st);
 	for (int i = 0; i < 2; i++)
 	{
-		const MoneySum *s = &st->sums[i];
+		const ExactSum *s = &st->sums[i];
 
 		appendStringInfo(&buf, " " INT64_FORMAT ":%d:" INT64_FORMAT ":%s",
 						 s->count, s->dscale, s->dscale_count, sum_value_text(st, i));
@@ -468,8 +496,8 @@ pipeline_amount_state_out(PG_FUNCTION_ARGS)
 }
 
 /* Parse one "<count>:<scale>:<count at scale>:<value>" field. */
-static void
-parse_sum(char *tok, const char *input, StateParts *p, int i)
+static bool
+parse_sum(char *tok, const char *input, Node *escontext, StateParts *p, int i)
 {
 	char	   *f[4];
 	int64		dscale;
@@ -481,38 +509,41 @@ parse_sum(char *tok, const char *input, StateParts *p, int i)
 		{
 			tok = strchr(tok, ':');
 			if (tok == NULL)
-				bad_state(input, "A sum is written <count>:<scale>:<count at scale>:<value>.");
+				return bad_state(escontext, input, "A sum is written <count>:<scale>:<count at scale>:<value>.");
 			*tok++ = '\0';
 		}
 	}
-	if (!money_parse_int64(f[0], &p->count[i]) || !money_parse_int64(f[1], &dscale) ||
-		!money_parse_int64(f[2], &p->dscale_count[i]) || dscale < -1 || dscale > INT_MAX)
-		bad_state(input, "A sum is written <count>:<scale>:<count at scale>:<value>.");
+	if (!exact_parse_int64(f[0], &p->count[i]) || !exact_parse_int64(f[1], &dscale) ||
+		!exact_parse_int64(f[2], &p->dscale_count[i]) || dscale < -1 || dscale > INT_MAX)
+		return bad_state(escontext, input, "A sum is written <count>:<scale>:<count at scale>:<value>.");
 	p->dscale[i] = (int32) dscale;
 	p->value[i] = f[3];
+	return true;
 }
 
 /* Parse the parameter field ("-", "empty", "@<t>", "[<t|-inf>,<t>)"). */
-static void
-parse_param(char *tok, const char *input, int kind, StateParts *p)
+static bool
+parse_param(char *tok, const char *input, Node *escontext, int kind, StateParts *p)
 {
+	const char *period_form = "A period is written [<lower|-inf>,<upper>) in microseconds since 2000-01-01 UTC.";
+
 	p->flags = 0;
 	p->lower = p->upper = 0;
 	if (strcmp(tok, "-") == 0)
-		return;
+		return true;
 	p->flags = AS_HAS_PARAM;
 	if (strcmp(tok, "empty") == 0)
 	{
 		if (!kind_has_period(kind))
-			bad_state(input, "Only a period can be empty.");
+			return bad_state(escontext, input, "Only a period can be empty.");
 		p->flags |= AS_EMPTY;
-		return;
+		return true;
 	}
 	if (tok[0] == '@')
 	{
-		if (kind != AMOUNT_KIND_BACKLOG_AMOUNT || !money_parse_int64(tok + 1, &p->upper))
-			bad_state(input, "An as_of instant is written @<microseconds since 2000-01-01 UTC>.");
-		return;
+		if (kind != AMOUNT_KIND_BACKLOG_AMOUNT || !exact_parse_int64(tok + 1, &p->upper))
+			return bad_state(escontext, input, "An as_of instant is written @<microseconds since 2000-01-01 UTC>.");
+		return true;
 	}
 	if (tok[0] == '[' && kind_has_period(kind))
 	{
@@ -525,70 +556,94 @@ parse_param(char *tok, const char *input, int kind, StateParts *p)
 			tok[len - 1] = '\0';
 			if (strcmp(tok + 1, "-inf") == 0)
 				p->flags |= AS_LOWER_INF;
-			else if (!money_parse_int64(tok + 1, &p->lower))
-				bad_state(input, "A period is written [<lower|-inf>,<upper>) in microseconds since 2000-01-01 UTC.");
-			if (money_parse_int64(comma + 1, &p->upper))
-				return;
+			else if (!exact_parse_int64(tok + 1, &p->lower))
+				return bad_state(escontext, input, period_form);
+			if (exact_parse_int64(comma + 1, &p->upper))
+				return true;
 		}
 	}
-	bad_state(input, "A period is written [<lower|-inf>,<upper>) in microseconds since 2000-01-01 UTC.");
+	return bad_state(escontext, input, period_form);
 }
 
-/* The kind named by a text-form field. */
+/* The kind named by a text-form field; 0 after a soft error. */
 static int
-parse_kind(const char *tok, const char *input)
+parse_kind(const char *tok, const char *input, Node *escontext)
 {
 	for (int k = 1; k <= AMOUNT_KIND_MAX; k++)
 		if (strcmp(tok, kind_names[k]) == 0)
 			return k;
-	bad_state(input, "Unknown aggregate kind.");
-	return 0;					/* not reached */
+	bad_state(escontext, input, "Unknown aggregate kind.");
+	return 0;
 }
 
-/* Refuse a format version this build does not read. */
-static void
-check_version(int64 version, const char *input)
+/* Refuse a format version this build does not read (softly, like bad_state). */
+static bool
+check_version(int64 version, Node *escontext)
 {
 	if (version != AMOUNT_STATE_VERSION)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("unsupported pipeline.amount_state format version " INT64_FORMAT, version),
-				 errdetail("This version of the pipeline extension reads format version %d.",
-						   AMOUNT_STATE_VERSION),
-				 errhint("Install the same version of the pipeline extension on every node.")));
+	{
+		compat_errsave(escontext,
+					   (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						errmsg("unsupported pipeline.amount_state format version " INT64_FORMAT, version),
+						errdetail("This version of the pipeline extension reads format version %d.",
+								  AMOUNT_STATE_VERSION),
+						errhint("Install the same version of the pipeline extension on every node.")));
+		return false;
+	}
+	return true;
 }
 
-/* amount_state_in: parse and validate the text form. */
-Datum
-pipeline_amount_state_in(PG_FUNCTION_ARGS)
+/* Split the text form into parts; false after a soft error. */
+static bool
+parse_text(const char *input, Node *escontext, StateParts *p)
 {
-	const char *input = PG_GETARG_CSTRING(0);
 	char	   *copy = pstrdup(input);
-	char	   *tok[7];
+	char	   *tok[6];
 	int			n = 0;
 	char	   *save = NULL;
-	StateParts	p;
 	int64		version;
 
 	for (char *t = strtok_r(copy, " ", &save); t != NULL; t = strtok_r(NULL, " ", &save))
 	{
 		if (n == 6)
-			bad_state(input, "Too many fields.");
+			return bad_state(escontext, input, "Too many fields.");
 		tok[n++] = t;
 	}
 	if (n != 6)
-		bad_state(input, "A state has six space-separated fields.");
-	if (!money_parse_int64(tok[0], &version))
-		bad_state(input, "The first field is the format version.");
-	check_version(version, input);
-	memset(&p, 0, sizeof(p));
-	p.kind = parse_kind(tok[1], input);
-	if (!money_parse_int64(tok[2], &p.nrows))
-		bad_state(input, "The third field is the row count.");
-	parse_param(tok[3], input, p.kind, &p);
-	parse_sum(tok[4], input, &p, 0);
-	parse_sum(tok[5], input, &p, 1);
-	PG_RETURN_POINTER(state_from_parts(&p, input));
+		return bad_state(escontext, input, "A state has six space-separated fields.");
+	if (!exact_parse_int64(tok[0], &version))
+		return bad_state(escontext, input, "The first field is the format version.");
+	if (!check_version(version, escontext))
+		return false;
+	memset(p, 0, sizeof(*p));
+	p->kind = parse_kind(tok[1], input, escontext);
+	if (p->kind == 0)
+		return false;
+	if (!exact_parse_int64(tok[2], &p->nrows))
+		return bad_state(escontext, input, "The third field is the row count.");
+	return parse_param(tok[3], input, escontext, p->kind, p) &&
+		parse_sum(tok[4], input, escontext, p, 0) &&
+		parse_sum(tok[5], input, escontext, p, 1);
+}
+
+/*
+ * amount_state_in: parse and validate the text form; errors are soft on
+ * PG 16+ (pg_input_is_valid).
+ */
+Datum
+pipeline_amount_state_in(PG_FUNCTION_ARGS)
+{
+	const char *input = PG_GETARG_CSTRING(0);
+	Node	   *escontext = compat_input_escontext(fcinfo);
+	StateParts	p;
+	AmountState *st;
+
+	if (!parse_text(input, escontext, &p))
+		return (Datum) 0;
+	st = state_from_parts(&p, input, escontext);
+	if (st == NULL)
+		return (Datum) 0;
+	PG_RETURN_POINTER(st);
 }
 
 /*
@@ -626,7 +681,8 @@ pipeline_amount_state_recv(PG_FUNCTION_ARGS)
 	StateParts	p;
 
 	memset(&p, 0, sizeof(p));
-	check_version(pq_getmsgbyte(buf), "(binary)");
+	/* no escontext: binary input errors are raised */
+	check_version(pq_getmsgbyte(buf), NULL);
 	p.kind = pq_getmsgbyte(buf);
 	p.flags = pq_getmsgint(buf, 2);
 	p.nrows = pq_getmsgint64(buf);
@@ -639,7 +695,7 @@ pipeline_amount_state_recv(PG_FUNCTION_ARGS)
 		p.dscale_count[i] = pq_getmsgint64(buf);
 		p.value[i] = pq_getmsgstring(buf);
 	}
-	PG_RETURN_POINTER(state_from_parts(&p, "(binary)"));
+	PG_RETURN_POINTER(state_from_parts(&p, "(binary)", NULL));
 }
 
 /* ---------------------------------------------------------------------------
@@ -684,9 +740,9 @@ pipeline_amount_combine(PG_FUNCTION_ARGS)
 				 errmsg("too many rows in one group")));
 	for (int i = 0; i < 2; i++)
 	{
-		Numeric		addend = money_combine(&st->sums[i], &other->sums[i]);
+		Numeric		addend = exact_combine(&st->sums[i], &other->sums[i]);
 
-		addend = money_numeric_add(addend, amount_state_spill(other, i));
+		addend = exact_numeric_add(addend, amount_state_spill(other, i));
 		st = amount_state_absorb(st, i, addend);
 	}
 	PG_RETURN_POINTER(st);
@@ -696,7 +752,7 @@ pipeline_amount_combine(PG_FUNCTION_ARGS)
 static Datum
 ratio_or_null(FunctionCallInfo fcinfo, Numeric num, Numeric den)
 {
-	if (den == NULL || money_numeric_is_zero(den))
+	if (den == NULL || exact_numeric_is_zero(den))
 		PG_RETURN_NULL();
 	return DirectFunctionCall2(numeric_div, NumericGetDatum(num), NumericGetDatum(den));
 }
@@ -741,7 +797,7 @@ pipeline_amount_final(PG_FUNCTION_ARGS)
 				won = amount_state_sum(st, 0);
 				/* closed amount = won + lost, the exact sum over closed rows */
 				return ratio_or_null(fcinfo, won,
-									 money_numeric_add(won, amount_state_sum(st, 1)));
+									 exact_numeric_add(won, amount_state_sum(st, 1)));
 			}
 	}
 	elog(ERROR, "unknown amount aggregate kind %d", (int) st->kind);

@@ -24,7 +24,7 @@
 #include "datatype/timestamp.h"
 #include "nodes/nodes.h"
 
-#include "money.h"
+#include "exact_sum.h"
 #include "pipeline.h"
 
 #define AMOUNT_STATE_VERSION 1
@@ -58,7 +58,7 @@ typedef struct AmountState
 	int64		nrows;			/* rows not skipped (no NULL argument) */
 	TimestampTz lower;			/* period lower bound (AS_HAS_PARAM, !AS_LOWER_INF) */
 	TimestampTz upper;			/* period upper bound, or as_of */
-	MoneySum	sums[2];
+	ExactSum	sums[2];
 } AmountState;
 
 /* The state to update: arg argno, a fresh one, or a copy outside an aggregate. */
@@ -113,9 +113,6 @@ amount_state_set_param(AmountState *st, uint16 flags, TimestampTz lower, Timesta
 
 /* sums[i] as an exact Numeric (0 when nothing was absorbed). */
 extern Numeric amount_state_sum(const AmountState *st, int i);
-
-/* Name of an aggregate kind, as it appears in the text form. */
-extern const char *amount_kind_name(AmountKind kind);
 
 /* Count one more row (22003 past PG_INT64_MAX, which only a typed state reaches). */
 static inline void

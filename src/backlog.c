@@ -153,17 +153,17 @@ period_get(FunctionCallInfo fcinfo, Datum d)
  * inverse cannot be done exactly (the aggregate must restart).
  */
 static inline bool
-apply(AmountState **stp, int i, const MoneyValue *v, bool inverse)
+apply(AmountState **stp, int i, const ExactValue *v, bool inverse)
 {
 	Numeric		addend;
 
 	if (!inverse)
-		addend = money_add(&(*stp)->sums[i], v);
+		addend = exact_add(&(*stp)->sums[i], v);
 	else
 	{
 		bool		ok;
 
-		addend = money_sub(&(*stp)->sums[i], v, &ok);
+		addend = exact_sub(&(*stp)->sums[i], v, &ok);
 		if (!ok)
 			return false;
 	}
@@ -198,13 +198,13 @@ static Datum
 backlog_sums(FunctionCallInfo fcinfo, bool inverse)
 {
 	AmountState *st = amount_state_for_update(fcinfo, 0, AMOUNT_KIND_BACKLOG_SUMS);
-	MoneyValue	b,
+	ExactValue	b,
 				s;
 
 	if (PG_ARGISNULL(1) || PG_ARGISNULL(2))
 		PG_RETURN_POINTER(st);
-	money_read(PG_GETARG_DATUM(1), "backlog", &b);
-	money_read(PG_GETARG_DATUM(2), "sales", &s);
+	exact_read(PG_GETARG_DATUM(1), "backlog", &b);
+	exact_read(PG_GETARG_DATUM(2), "sales", &s);
 	if (!count_row(&st, inverse))
 		PG_RETURN_POINTER(st);
 	if (!apply(&st, 0, &b, inverse) || !apply(&st, 1, &s, inverse))
@@ -237,7 +237,7 @@ static Datum
 backlog_amount(FunctionCallInfo fcinfo, bool inverse)
 {
 	AmountState *st = amount_state_for_update(fcinfo, 0, AMOUNT_KIND_BACKLOG_AMOUNT);
-	MoneyValue	v;
+	ExactValue	v;
 	TimestampTz booked,
 				as_of;
 
@@ -248,11 +248,11 @@ backlog_amount(FunctionCallInfo fcinfo, bool inverse)
 	amount_state_set_param(st, 0, 0, as_of);
 	if (!(booked < as_of && (PG_ARGISNULL(3) || PG_GETARG_TIMESTAMPTZ(3) >= as_of)))
 	{
-		money_check(PG_GETARG_DATUM(1), "amount");
+		exact_check(PG_GETARG_DATUM(1), "amount");
 		count_row(&st, inverse);
 		PG_RETURN_POINTER(st);
 	}
-	money_read(PG_GETARG_DATUM(1), "amount", &v);
+	exact_read(PG_GETARG_DATUM(1), "amount", &v);
 	if (!count_row(&st, inverse))
 		PG_RETURN_POINTER(st);
 	if (!apply(&st, 0, &v, inverse))
@@ -287,7 +287,7 @@ period_ratio(FunctionCallInfo fcinfo, AmountKind kind, bool inverse)
 {
 	AmountState *st = amount_state_for_update(fcinfo, 0, kind);
 	const Period *per;
-	MoneyValue	v;
+	ExactValue	v;
 	TimestampTz booked;
 	bool		fulfilled_null = PG_ARGISNULL(3);
 	TimestampTz fulfilled = 0;
@@ -303,7 +303,7 @@ period_ratio(FunctionCallInfo fcinfo, AmountKind kind, bool inverse)
 	amount_state_set_param(st, per->flags, per->lower, per->upper);
 	if (!count_row(&st, inverse) || (per->flags & AS_EMPTY))
 	{
-		money_check(PG_GETARG_DATUM(1), "amount");
+		exact_check(PG_GETARG_DATUM(1), "amount");
 		PG_RETURN_POINTER(st);
 	}
 
@@ -316,10 +316,10 @@ period_ratio(FunctionCallInfo fcinfo, AmountKind kind, bool inverse)
 		((per->flags & AS_LOWER_INF) || fulfilled >= per->lower);
 	if (!in_a && !in_b)
 	{
-		money_check(PG_GETARG_DATUM(1), "amount");
+		exact_check(PG_GETARG_DATUM(1), "amount");
 		PG_RETURN_POINTER(st);
 	}
-	money_read(PG_GETARG_DATUM(1), "amount", &v);
+	exact_read(PG_GETARG_DATUM(1), "amount", &v);
 
 	if ((in_a && !apply(&st, 0, &v, inverse)) ||
 		(in_b && !apply(&st, 1, &v, inverse)))

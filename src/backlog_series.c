@@ -50,9 +50,9 @@ typedef struct TransCache
 
 /* sums[a][slot] += v */
 static inline void
-add_amount(SeriesState *st, int a, int slot, const MoneyValue *v)
+add_amount(SeriesState *st, int a, int slot, const ExactValue *v)
 {
-	Numeric		addend = money_add(&st->sums[a][slot], v);
+	Numeric		addend = exact_add(&st->sums[a][slot], v);
 
 	if (unlikely(addend != NULL))
 		series_state_absorb(st, a, slot, addend);
@@ -118,7 +118,7 @@ pipeline_backlog_series_trans(PG_FUNCTION_ARGS)
 	TimestampTz origin;
 	const Interval *step;
 	int32		periods;
-	MoneyValue	v;
+	ExactValue	v;
 	bool		fnull;
 	int			n,
 				sb,
@@ -144,7 +144,7 @@ pipeline_backlog_series_trans(PG_FUNCTION_ARGS)
 				 st->step.day != step->day || st->step.month != step->month))
 		trans_param_slow(fcinfo, st, origin, step, periods);
 
-	money_read(PG_GETARG_DATUM(1), "amount", &v);
+	exact_read(PG_GETARG_DATUM(1), "amount", &v);
 	n = st->periods;
 	sb = series_slot(st, PG_GETARG_TIMESTAMPTZ(2));
 	fnull = PG_ARGISNULL(3);
@@ -236,15 +236,15 @@ final_cache(FunctionCallInfo fcinfo)
 /* A running exact sum that can also subtract. */
 typedef struct Running
 {
-	MoneySum	sum;
+	ExactSum	sum;
 	Numeric		spill;
 } Running;
 
 /* r += s (or -= s), with s's spill. */
 static void
-running_add(Running *r, const MoneySum *s, Numeric spill, bool negate)
+running_add(Running *r, const ExactSum *s, Numeric spill, bool negate)
 {
-	MoneySum	t;
+	ExactSum	t;
 	Numeric		addend;
 
 	if (s->count == 0)
@@ -255,16 +255,16 @@ running_add(Running *r, const MoneySum *s, Numeric spill, bool negate)
 		if (__builtin_sub_overflow((int128) 0, s->units, &t.units))
 		{
 			/* -(-2^127) does not fit: through the spill */
-			spill = money_numeric_add(spill, money_units_to_numeric(s->units, s->uscale, s->uscale));
+			spill = exact_numeric_add(spill, exact_units_to_numeric(s->units, s->uscale, s->uscale));
 			t.units = 0;
 		}
 		if (spill != NULL)
 			spill = DatumGetNumeric(DirectFunctionCall1(numeric_uminus, NumericGetDatum(spill)));
 	}
-	addend = money_combine(&r->sum, &t);
-	addend = money_numeric_add(addend, spill);
+	addend = exact_combine(&r->sum, &t);
+	addend = exact_numeric_add(addend, spill);
 	if (addend != NULL)
-		r->spill = money_numeric_add(r->spill, addend);
+		r->spill = exact_numeric_add(r->spill, addend);
 }
 
 /* A state whose sums contradict each other (only a hand-made one). */
@@ -320,23 +320,23 @@ running_value(const Running *r, int32 target, int boundary)
 	if (target < 0)
 	{
 		if (r->sum.units != 0 ||
-			(r->spill != NULL && !money_numeric_is_zero(r->spill)))
+			(r->spill != NULL && !exact_numeric_is_zero(r->spill)))
 			inconsistent(boundary, "no row is on the books but the backlog is not zero");
 		return int64_to_numeric(0);
 	}
 	if (r->spill == NULL && r->sum.uscale <= target)
-		return money_units_to_numeric(r->sum.units, r->sum.uscale, target);
-	n = money_units_to_numeric(r->sum.units, r->sum.uscale, r->sum.uscale);
+		return exact_units_to_numeric(r->sum.units, r->sum.uscale, target);
+	n = exact_units_to_numeric(r->sum.units, r->sum.uscale, r->sum.uscale);
 	if (r->spill != NULL)
-		n = money_numeric_add(r->spill, n);
+		n = exact_numeric_add(r->spill, n);
 	return numeric_at_scale(n, target, boundary);
 }
 
 /* num / den by numeric_div; NULL for no or a zero denominator. */
 static Datum
-ratio(Numeric num, const MoneySum *den_sum, Numeric den, bool *isnull)
+ratio(Numeric num, const ExactSum *den_sum, Numeric den, bool *isnull)
 {
-	if (den_sum->count == 0 || money_numeric_is_zero(den))
+	if (den_sum->count == 0 || exact_numeric_is_zero(den))
 	{
 		*isnull = true;
 		return (Datum) 0;
@@ -387,7 +387,7 @@ pipeline_backlog_series_final(PG_FUNCTION_ARGS)
 		runs = palloc0(sizeof(int64) * Max(st->nscales, 1));
 	elems = palloc(sizeof(Datum) * n);
 	memset(&run, 0, sizeof(run));
-	money_sum_init(&run.sum);
+	exact_sum_init(&run.sum);
 	outer = CurrentMemoryContext;
 	scratch = AllocSetContextCreate(CurrentMemoryContext, "backlog_series final",
 									ALLOCSET_DEFAULT_SIZES);
@@ -428,10 +428,10 @@ pipeline_backlog_series_final(PG_FUNCTION_ARGS)
 		backlog = running_value(&run, target, j);
 		if (j > 0)
 		{
-			const MoneySum *bk = &st->sums[SA_BOOKED][j];
-			const MoneySum *fl = &st->sums[SA_FULFILLED][j];
-			Numeric		booked = money_result(bk, series_state_spill(st, SA_BOOKED, j));
-			Numeric		fulfilled = money_result(fl, series_state_spill(st, SA_FULFILLED, j));
+			const ExactSum *bk = &st->sums[SA_BOOKED][j];
+			const ExactSum *fl = &st->sums[SA_FULFILLED][j];
+			Numeric		booked = exact_result(bk, series_state_spill(st, SA_BOOKED, j));
+			Numeric		fulfilled = exact_result(fl, series_state_spill(st, SA_FULFILLED, j));
 			RangeBound	lo,
 						up;
 			Datum		values[PERIOD_NATTS];

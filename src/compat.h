@@ -71,4 +71,29 @@
 	tuplesort_getdatum((s), (fwd), (val), (isnull), NULL)
 #endif
 
+/*
+ * PG 16 lets input functions report errors softly, into an ErrorSaveContext
+ * passed as fcinfo->context (pg_input_is_valid, COPY ... ON_ERROR); before,
+ * they raise.  compat_errsave reports (soft when escontext is one; its
+ * caller then returns), compat_numeric_in_safe reads a numeric the same way
+ * (false after a soft error).
+ */
+#if PG_VERSION_NUM >= 160000
+#include "nodes/miscnodes.h"
+#define compat_input_escontext(fcinfo) ((fcinfo)->context)
+#define compat_errsave(escontext, ...) errsave((escontext), __VA_ARGS__)
+#define compat_numeric_in_safe(str, escontext, result) \
+	DirectInputFunctionCallSafe(numeric_in, (char *) (str), InvalidOid, -1, (escontext), (result))
+#else
+#include "nodes/nodes.h"
+#define compat_input_escontext(fcinfo) ((Node *) NULL)
+#define compat_errsave(escontext, ...) \
+	do { (void) (escontext); ereport(ERROR, __VA_ARGS__); } while (0)
+#define compat_numeric_in_safe(str, escontext, result) \
+	((void) (escontext), \
+	 *(result) = DirectFunctionCall3(numeric_in, CStringGetDatum(str), \
+									 ObjectIdGetDatum(InvalidOid), Int32GetDatum(-1)), \
+	 true)
+#endif
+
 #endif							/* PIPELINE_COMPAT_H */

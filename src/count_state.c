@@ -137,21 +137,27 @@ parse_count(const char **p, int64 *result)
 	return true;
 }
 
+/* Report malformed text input (softly into escontext on PG 16+) and return. */
 #define COUNT_STATE_SYNTAX_ERROR(str, detail) \
-	ereport(ERROR, \
-			(errcode(ERRCODE_INVALID_TEXT_REPRESENTATION), \
-			 errmsg("invalid input syntax for type pipeline.count_state: \"%s\"", (str)), \
-			 errdetail("%s", (detail)), \
-			 errhint("A count_state is written v1:<kind>:<stages>:<counts>:<stage type>, as its output function prints it.")))
+	do { \
+		compat_errsave(escontext, \
+					   (errcode(ERRCODE_INVALID_TEXT_REPRESENTATION), \
+						errmsg("invalid input syntax for type pipeline.count_state: \"%s\"", (str)), \
+						errdetail("%s", (detail)), \
+						errhint("A count_state is written v1:<kind>:<stages>:<counts>:<stage type>, as its output function prints it."))); \
+		return (Datum) 0; \
+	} while (0)
 
 /*
  * Text input: v1:<kind>:<nstages>:<c1>,<c2>,...:<type name>.  Everything is
  * checked (version first, so a state from a newer release gets a clear
- * message), since a Citus coordinator reads states that workers sent.
+ * message), since a Citus coordinator reads states that workers sent; on
+ * PG 16+ errors are soft (pg_input_is_valid).
  */
 Datum
 pipeline_count_state_in(PG_FUNCTION_ARGS)
 {
+	Node	   *escontext = compat_input_escontext(fcinfo);
 	const char *str = PG_GETARG_CSTRING(0);
 	const char *p = str;
 	const char *colon;
@@ -167,13 +173,16 @@ pipeline_count_state_in(PG_FUNCTION_ARGS)
 	if (*p++ != 'v' || !parse_count(&p, &version) || *p++ != ':')
 		COUNT_STATE_SYNTAX_ERROR(str, "It does not start with a format version such as \"v1:\".");
 	if (version != COUNT_STATE_VERSION)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),
-				 errmsg("unsupported pipeline.count_state format version %lld",
-						(long long) version),
-				 errdetail("This version of the pipeline extension reads format version %d.",
-						   COUNT_STATE_VERSION),
-				 errhint("Install the same version of the pipeline extension on every node.")));
+	{
+		compat_errsave(escontext,
+					   (errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),
+						errmsg("unsupported pipeline.count_state format version %lld",
+							   (long long) version),
+						errdetail("This version of the pipeline extension reads format version %d.",
+								  COUNT_STATE_VERSION),
+						errhint("Install the same version of the pipeline extension on every node.")));
+		return (Datum) 0;
+	}
 
 	colon = strchr(p, ':');
 	if (colon == NULL)

@@ -24,7 +24,7 @@
 #include "utils/builtins.h"
 #include "utils/timestamp.h"
 
-#include "money.h"
+#include "exact_sum.h"
 #include "stage_meta.h"
 
 PG_FUNCTION_INFO_V1(pipeline_last_stage_trans);
@@ -204,7 +204,7 @@ pipeline_stage_reached(PG_FUNCTION_ARGS)
 typedef struct FunnelSide
 {
 	int64		rows;
-	MoneySum	sum;
+	ExactSum	sum;
 	Numeric		spill;			/* what sum could not absorb; NULL if none */
 } FunnelSide;
 
@@ -221,19 +221,19 @@ typedef struct FunnelRaises
 static void
 funnel_side_add(FunnelRaises *st, FunnelSide *side, FunctionCallInfo fcinfo)
 {
-	MoneyValue	v;
+	ExactValue	v;
 	Numeric		addend;
 
 	side->rows++;
 	if (PG_ARGISNULL(3))
 		return;
-	money_read(PG_GETARG_DATUM(3), "amount", &v);
-	addend = money_add(&side->sum, &v);
+	exact_read(PG_GETARG_DATUM(3), "amount", &v);
+	addend = exact_add(&side->sum, &v);
 	if (addend != NULL)
 	{
 		MemoryContext old = MemoryContextSwitchTo(st->cxt);
 
-		side->spill = side->spill ? money_numeric_add(side->spill, addend)
+		side->spill = side->spill ? exact_numeric_add(side->spill, addend)
 			: (Numeric) PG_DETOAST_DATUM_COPY(NumericGetDatum(addend));
 		MemoryContextSwitchTo(old);
 	}
@@ -270,8 +270,8 @@ pipeline_funnel_raises_trans(PG_FUNCTION_ARGS)
 		st->lo = MemoryContextAllocZero(st->cxt, sizeof(FunnelSide) * type->nstages);
 		for (i = 0; i < type->nstages; i++)
 		{
-			money_sum_init(&st->hi[i].sum);
-			money_sum_init(&st->lo[i].sum);
+			exact_sum_init(&st->hi[i].sum);
+			exact_sum_init(&st->lo[i].sum);
 		}
 	}
 	else if (type->type_oid != st->type->type_oid)
@@ -329,9 +329,9 @@ pipeline_funnel_raises_final(PG_FUNCTION_ARGS)
 				rows += side == 0 ? f->rows : -f->rows;
 				if (f->sum.count == 0 && f->spill == NULL)
 					continue;
-				sum = money_result(&f->sum, f->spill);
+				sum = exact_result(&f->sum, f->spill);
 				if (side == 0)
-					amount = amount ? money_numeric_add(amount, sum) : sum;
+					amount = amount ? exact_numeric_add(amount, sum) : sum;
 				else
 					amount = DatumGetNumeric(DirectFunctionCall2(numeric_sub,
 																 NumericGetDatum(amount ? amount : int64_to_numeric(0)),

@@ -210,14 +210,14 @@ series_state_new(MemoryContext parent)
 }
 
 /* Empty sums for every slot of one array. */
-static MoneySum *
+static ExactSum *
 new_sums(SeriesState *st)
 {
-	MoneySum   *s = MemoryContextAlloc(st->hdr.eoh_context,
-									   sizeof(MoneySum) * (st->periods + 1));
+	ExactSum   *s = MemoryContextAlloc(st->hdr.eoh_context,
+									   sizeof(ExactSum) * (st->periods + 1));
 
 	for (int i = 0; i <= st->periods; i++)
-		money_sum_init(&s[i]);
+		exact_sum_init(&s[i]);
 	return s;
 }
 
@@ -311,7 +311,7 @@ series_state_absorb(SeriesState *st, int a, int slot, Numeric addend)
 	prev = st->spills[a][slot];
 	if (prev != NULL)
 	{
-		st->spills[a][slot] = money_numeric_add(prev, addend);
+		st->spills[a][slot] = exact_numeric_add(prev, addend);
 		pfree(prev);
 	}
 	else
@@ -458,7 +458,7 @@ typedef struct SeriesFlat
 	int32		step_day;
 	int32		step_month;
 	uint64		bounds_hash;
-	/* MoneySum sums[narrays][periods + 1], int32 scales[nscales] (MAXALIGNed), */
+	/* ExactSum sums[narrays][periods + 1], int32 scales[nscales] (MAXALIGNed), */
 	/* int64 cover[nscales][periods + 1], then nspills SeriesFlatSpill + Numeric */
 } SeriesFlat;
 
@@ -489,7 +489,7 @@ flat_fixed_size(int narrays, int32 periods, int nscales)
 	Size		nslots = (Size) periods + 1;
 	Size		size = SF_HEADER_SIZE;
 
-	size += narrays * nslots * sizeof(MoneySum);
+	size += narrays * nslots * sizeof(ExactSum);
 	size = MAXALIGN(size + nscales * sizeof(int32));
 	size += nscales * nslots * sizeof(int64);
 	return size;
@@ -553,8 +553,8 @@ series_flatten_into(ExpandedObjectHeader *eohptr, void *result, Size allocated_s
 	p = (char *) result + SF_HEADER_SIZE;
 	for (int a = 0; a < narrays; a++)
 	{
-		memcpy(p, st->sums[a], nslots * sizeof(MoneySum));
-		p += nslots * sizeof(MoneySum);
+		memcpy(p, st->sums[a], nslots * sizeof(ExactSum));
+		p += nslots * sizeof(ExactSum);
 	}
 	if (st->nscales > 0)
 		memcpy(p, st->scales, st->nscales * sizeof(int32));
@@ -589,16 +589,20 @@ series_flatten_into(ExpandedObjectHeader *eohptr, void *result, Size allocated_s
 }
 
 /* Refuse a format version this build does not read. */
-static void
-check_version(int64 version)
+static bool
+check_version(int64 version, Node *escontext)
 {
 	if (version != SERIES_STATE_VERSION)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("unsupported pipeline.backlog_series_state format version " INT64_FORMAT, version),
-				 errdetail("This version of the pipeline extension reads format version %d.",
-						   SERIES_STATE_VERSION),
-				 errhint("Install the same version of the pipeline extension on every node.")));
+	{
+		compat_errsave(escontext,
+					   (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						errmsg("unsupported pipeline.backlog_series_state format version " INT64_FORMAT, version),
+						errdetail("This version of the pipeline extension reads format version %d.",
+								  SERIES_STATE_VERSION),
+						errhint("Install the same version of the pipeline extension on every node.")));
+		return false;
+	}
+	return true;
 }
 
 /* A flat state that does not hold together: only a damaged datum gets here. */
@@ -627,7 +631,7 @@ expand_flat(Datum d, MemoryContext parent)
 
 	if (len < SF_HEADER_SIZE)
 		corrupt_flat("Too short.");
-	check_version(f->version);
+	check_version(f->version, NULL);
 	if ((f->flags & ~SF_FLAGS_ALL) != 0 || f->nrows < 0)
 		corrupt_flat("Unknown flags or a negative row count.");
 	st = series_state_new(parent);
@@ -661,9 +665,9 @@ expand_flat(Datum d, MemoryContext parent)
 	p = (const char *) v + SF_HEADER_SIZE;
 	for (int a = 0; a < narrays; a++)
 	{
-		st->sums[a] = MemoryContextAlloc(st->hdr.eoh_context, nslots * sizeof(MoneySum));
-		memcpy(st->sums[a], p, nslots * sizeof(MoneySum));
-		p += nslots * sizeof(MoneySum);
+		st->sums[a] = MemoryContextAlloc(st->hdr.eoh_context, nslots * sizeof(ExactSum));
+		memcpy(st->sums[a], p, nslots * sizeof(ExactSum));
+		p += nslots * sizeof(ExactSum);
 	}
 	if (f->nscales > 0)
 	{
@@ -782,15 +786,19 @@ series_state_get_rw(FunctionCallInfo fcinfo, int argno)
  * ---------------------------------------------------------------------------
  */
 
-/* Raise the "malformed state" error (does not return). */
-pg_noreturn static void
-bad_state(const char *input, const char *why)
+/*
+ * Report a malformed state (softly into escontext on PG 16+, else ERROR)
+ * and return false, for the caller to return at once.
+ */
+static bool
+bad_state(Node *escontext, const char *input, const char *why)
 {
-	ereport(ERROR,
-			(errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),
-			 errmsg("invalid input syntax for type pipeline.backlog_series_state: \"%s\"", input),
-			 errdetail("%s", why),
-			 errhint("States are made by pipeline.backlog_series; the text form is \"1 <rows> <origin> <months>:<days>:<usecs> <periods> <hash> <cover> <entries>\".")));
+	compat_errsave(escontext,
+				   (errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),
+					errmsg("invalid input syntax for type pipeline.backlog_series_state: \"%s\"", input),
+					errdetail("%s", why),
+					errhint("States are made by pipeline.backlog_series; the text form is \"1 <rows> <origin> <months>:<days>:<usecs> <periods> <hash> <cover> <entries>\".")));
+	return false;
 }
 
 
@@ -800,29 +808,29 @@ parse_int32(const char *s, int32 lo, int32 hi, int32 *out)
 {
 	int64		v;
 
-	if (!money_parse_int64(s, &v) || v < lo || v > hi)
+	if (!exact_parse_int64(s, &v) || v < lo || v > hi)
 		return false;
 	*out = (int32) v;
 	return true;
 }
 
 /* The parameters of a state read from input: the same rules as for rows. */
-static void
-input_param(SeriesState *st, const char *input, TimestampTz origin, const Interval *step,
+static bool
+input_param(SeriesState *st, const char *input, Node *escontext, TimestampTz origin, const Interval *step,
 			int32 periods, uint64 hash, int32 cover)
 {
 	Interval	zero;
 
 	if (periods < 1 || periods > SERIES_MAX_PERIODS)
-		bad_state(input, "periods must be between 1 and 100000.");
+		return bad_state(escontext, input, "periods must be between 1 and 100000.");
 	if (TIMESTAMP_NOT_FINITE(origin) || !IS_VALID_TIMESTAMP(origin))
-		bad_state(input, "origin must be a finite instant.");
+		return bad_state(escontext, input, "origin must be a finite instant.");
 	memset(&zero, 0, sizeof(zero));
 	if (!DatumGetBool(DirectFunctionCall2(interval_gt, IntervalPGetDatum(step),
 										  IntervalPGetDatum(&zero))))
-		bad_state(input, "step must be positive.");
+		return bad_state(escontext, input, "step must be positive.");
 	if (cover < SERIES_COVER_MIXED || cover > SERIES_MAX_DSCALE)
-		bad_state(input, "The cover field is \"-\", a scale or \"mixed\".");
+		return bad_state(escontext, input, "The cover field is \"-\", a scale or \"mixed\".");
 	st->has_param = true;
 	st->origin = origin;
 	st->step = *step;
@@ -831,35 +839,36 @@ input_param(SeriesState *st, const char *input, TimestampTz origin, const Interv
 	st->cover_scale = cover;
 	st->sums[SA_BOOKED] = new_sums(st);
 	st->sums[SA_FULFILLED] = new_sums(st);
+	return true;
 }
 
 /* One sum entry: sums[a][slot] = count:dscale:dscale_count:value. */
-static void
-input_sum(SeriesState *st, const char *input, int a, int64 slot, int64 count, int64 dscale,
+static bool
+input_sum(SeriesState *st, const char *input, Node *escontext, int a, int64 slot, int64 count, int64 dscale,
 		  int64 dscale_count, const char *value)
 {
-	MoneySum   *s;
-	MoneyValue	v;
-	Numeric		n;
+	ExactSum   *s;
+	ExactValue	v;
+	Datum		n;
 
 	if (slot < 0 || slot > st->periods)
-		bad_state(input, "A slot must be between 0 and periods.");
+		return bad_state(escontext, input, "A slot must be between 0 and periods.");
 	if (a >= SA_INV_BOOKED)
 		series_state_add_inverted(st);
 	s = &st->sums[a][slot];
 	if (s->count != 0)
-		bad_state(input, "A sum appears twice.");
+		return bad_state(escontext, input, "A sum appears twice.");
 	if (count < 1 || count > st->nrows)
-		bad_state(input, "A sum's count must be between 1 and the row count.");
+		return bad_state(escontext, input, "A sum's count must be between 1 and the row count.");
 	if (dscale < 0 || dscale > SERIES_MAX_DSCALE || dscale_count < 1 || dscale_count > count)
-		bad_state(input, "A sum's scale or count at that scale is out of range.");
-	if (!money_valid_decimal(value))
-		bad_state(input, "A sum's value must be a plain decimal number.");
-	n = DatumGetNumeric(DirectFunctionCall3(numeric_in, CStringGetDatum(value),
-											ObjectIdGetDatum(InvalidOid), Int32GetDatum(-1)));
-	money_read(NumericGetDatum(n), "sum", &v);
+		return bad_state(escontext, input, "A sum's scale or count at that scale is out of range.");
+	if (!exact_valid_decimal(value))
+		return bad_state(escontext, input, "A sum's value must be a plain decimal number.");
+	if (!compat_numeric_in_safe(value, escontext, &n))
+		return false;
+	exact_read(n, "sum", &v);
 	if (v.scale != dscale)
-		bad_state(input, "A sum's value must be written with exactly its scale's decimal digits.");
+		return bad_state(escontext, input, "A sum's value must be written with exactly its scale's decimal digits.");
 	s->count = count;
 	s->dscale = (int32) dscale;
 	s->dscale_count = dscale_count;
@@ -869,35 +878,37 @@ input_sum(SeriesState *st, const char *input, int a, int64 slot, int64 count, in
 		s->uscale = v.scale;
 	}
 	else
-		series_state_absorb(st, a, (int) slot, n);
+		series_state_absorb(st, a, (int) slot, DatumGetNumeric(n));
+	return true;
 }
 
 /* One cover entry (MIXED): cover[scale][slot] = delta. */
-static void
-input_cover(SeriesState *st, const char *input, int64 scale, int64 slot, int64 delta)
+static bool
+input_cover(SeriesState *st, const char *input, Node *escontext, int64 scale, int64 slot, int64 delta)
 {
 	int64	   *d;
 
 	if (st->cover_scale != SERIES_COVER_MIXED)
-		bad_state(input, "Per-scale cover entries belong to a \"mixed\" state only.");
+		return bad_state(escontext, input, "Per-scale cover entries belong to a \"mixed\" state only.");
 	if (scale < 0 || scale > SERIES_MAX_DSCALE)
-		bad_state(input, "A cover scale is out of range.");
+		return bad_state(escontext, input, "A cover scale is out of range.");
 	if (slot < 0 || slot > st->periods)
-		bad_state(input, "A slot must be between 0 and periods.");
+		return bad_state(escontext, input, "A slot must be between 0 and periods.");
 	if (delta == 0 || delta < -st->nrows || delta > st->nrows)
-		bad_state(input, "A cover difference must be non-zero and at most the row count.");
+		return bad_state(escontext, input, "A cover difference must be non-zero and at most the row count.");
 	d = cover_array(st, (int32) scale);
 	if (d[slot] != 0)
-		bad_state(input, "A cover entry appears twice.");
+		return bad_state(escontext, input, "A cover entry appears twice.");
 	d[slot] = delta;
+	return true;
 }
 
 /*
  * Every invariant the combine and final functions rely on, checked once
  * the whole state is read: it may have been typed by hand.
  */
-static void
-input_finish(SeriesState *st, const char *input)
+static bool
+input_finish(SeriesState *st, const char *input, Node *escontext)
 {
 	int64		total[SA_COUNT] = {0, 0, 0, 0};
 	int64	   *derived;
@@ -905,32 +916,32 @@ input_finish(SeriesState *st, const char *input)
 	bool		any = false;
 
 	if (!st->has_param)
-		return;
+		return true;
 	for (int s = 0; s <= st->periods; s++)
 	{
 		for (int a = 0; a < SA_COUNT; a++)
 			total[a] += slot_count(st, a, s);
 		if (slot_count(st, SA_INV_BOOKED, s) > slot_count(st, SA_BOOKED, s) ||
 			slot_count(st, SA_INV_FULFILLED, s) > slot_count(st, SA_FULFILLED, s))
-			bad_state(input, "An inverted row is also a booked and a fulfilled row of its slots.");
+			return bad_state(escontext, input, "An inverted row is also a booked and a fulfilled row of its slots.");
 	}
 	if (total[SA_BOOKED] > st->nrows || total[SA_FULFILLED] > st->nrows)
-		bad_state(input, "The sums count more rows than the state has.");
+		return bad_state(escontext, input, "The sums count more rows than the state has.");
 	if (st->nrows == 0)
-		bad_state(input, "A state of no rows is written \"1 0\".");
+		return bad_state(escontext, input, "A state of no rows is written \"1 0\".");
 
 	derived = palloc(sizeof(int64) * (st->periods + 1));
 	series_state_derived_cover(st, derived);
 	if (st->cover_scale == SERIES_COVER_MIXED)
 	{
 		if (st->nscales == 0)
-			bad_state(input, "A \"mixed\" state has per-scale cover entries.");
+			return bad_state(escontext, input, "A \"mixed\" state has per-scale cover entries.");
 		run = palloc0(sizeof(int64) * st->nscales);
 	}
 	for (int j = 0; j <= st->periods; j++)
 	{
 		if (derived[j] < 0)
-			bad_state(input, "The sums put a negative number of rows on the books.");
+			return bad_state(escontext, input, "The sums put a negative number of rows on the books.");
 		if (derived[j] > 0)
 			any = true;
 		if (run)
@@ -941,15 +952,16 @@ input_finish(SeriesState *st, const char *input)
 			{
 				run[i] += st->cover[i][j];
 				if (run[i] < 0)
-					bad_state(input, "A scale has a negative number of rows on the books.");
+					return bad_state(escontext, input, "A scale has a negative number of rows on the books.");
 				sum += run[i];
 			}
 			if (sum != derived[j])
-				bad_state(input, "The per-scale cover entries disagree with the sums.");
+				return bad_state(escontext, input, "The per-scale cover entries disagree with the sums.");
 		}
 	}
 	if (any != (st->cover_scale != SERIES_COVER_NONE))
-		bad_state(input, "The cover field disagrees with the sums.");
+		return bad_state(escontext, input, "The cover field disagrees with the sums.");
+	return true;
 }
 
 /* ---------------------------------------------------------------------------
@@ -962,7 +974,7 @@ static char *
 sum_text(const SeriesState *st, int a, int s)
 {
 	return DatumGetCString(DirectFunctionCall1(numeric_out,
-											   NumericGetDatum(money_result(&st->sums[a][s],
+											   NumericGetDatum(exact_result(&st->sums[a][s],
 																			series_state_spill(st, a, s)))));
 }
 
@@ -992,7 +1004,7 @@ pipeline_backlog_series_state_out(PG_FUNCTION_ARGS)
 			continue;
 		for (int s = 0; s <= st->periods; s++)
 		{
-			const MoneySum *m = &st->sums[a][s];
+			const ExactSum *m = &st->sums[a][s];
 
 			if (m->count == 0)
 				continue;
@@ -1009,8 +1021,8 @@ pipeline_backlog_series_state_out(PG_FUNCTION_ARGS)
 }
 
 /* Parse "<months>:<days>:<usecs>". */
-static void
-parse_step(char *tok, const char *input, Interval *step)
+static bool
+parse_step(char *tok, const char *input, Node *escontext, Interval *step)
 {
 	char	   *f[3];
 	int64		t;
@@ -1022,25 +1034,26 @@ parse_step(char *tok, const char *input, Interval *step)
 		{
 			tok = strchr(tok, ':');
 			if (tok == NULL)
-				bad_state(input, "The step is written <months>:<days>:<microseconds>.");
+				return bad_state(escontext, input, "The step is written <months>:<days>:<microseconds>.");
 			*tok++ = '\0';
 		}
 	}
 	if (!parse_int32(f[0], PG_INT32_MIN, PG_INT32_MAX, &step->month) ||
 		!parse_int32(f[1], PG_INT32_MIN, PG_INT32_MAX, &step->day) ||
-		!money_parse_int64(f[2], &t))
-		bad_state(input, "The step is written <months>:<days>:<microseconds>.");
+		!exact_parse_int64(f[2], &t))
+		return bad_state(escontext, input, "The step is written <months>:<days>:<microseconds>.");
 	step->time = t;
+	return true;
 }
 
 /* Parse the boundaries' hash: 16 lower-case hex digits. */
-static void
-parse_hash(const char *tok, const char *input, uint64 *out)
+static bool
+parse_hash(const char *tok, const char *input, Node *escontext, uint64 *out)
 {
 	uint64		h = 0;
 
 	if (strlen(tok) != 16)
-		bad_state(input, "The boundaries' hash is 16 hexadecimal digits.");
+		return bad_state(escontext, input, "The boundaries' hash is 16 hexadecimal digits.");
 	for (int i = 0; i < 16; i++)
 	{
 		int			c = (unsigned char) tok[i];
@@ -1051,22 +1064,23 @@ parse_hash(const char *tok, const char *input, uint64 *out)
 		else if (c >= 'a' && c <= 'f')
 			d = c - 'a' + 10;
 		else
-			bad_state(input, "The boundaries' hash is 16 lower-case hexadecimal digits.");
+			return bad_state(escontext, input, "The boundaries' hash is 16 lower-case hexadecimal digits.");
 		h = (h << 4) | (uint64) d;
 	}
 	*out = h;
+	return true;
 }
 
 /* Parse one entry token (see the file header). */
-static void
-parse_entry(char *tok, const char *input, SeriesState *st)
+static bool
+parse_entry(char *tok, const char *input, Node *escontext, SeriesState *st)
 {
 	char	   *eq = strchr(tok, '=');
 	char	   *key = tok;
 	int			a = -1;
 
 	if (eq == NULL)
-		bad_state(input, "An entry is written <name><slot>=<value>.");
+		return bad_state(escontext, input, "An entry is written <name><slot>=<value>.");
 	*eq++ = '\0';
 	if (key[0] == 'c')
 	{
@@ -1076,13 +1090,12 @@ parse_entry(char *tok, const char *input, SeriesState *st)
 					delta;
 
 		if (slash == NULL)
-			bad_state(input, "A cover entry is written c<scale>/<slot>=<difference>.");
+			return bad_state(escontext, input, "A cover entry is written c<scale>/<slot>=<difference>.");
 		*slash++ = '\0';
-		if (!money_parse_int64(key + 1, &scale) || !money_parse_int64(slash, &slot) ||
-			!money_parse_int64(eq, &delta))
-			bad_state(input, "A cover entry is written c<scale>/<slot>=<difference>.");
-		input_cover(st, input, scale, slot, delta);
-		return;
+		if (!exact_parse_int64(key + 1, &scale) || !exact_parse_int64(slash, &slot) ||
+			!exact_parse_int64(eq, &delta))
+			return bad_state(escontext, input, "A cover entry is written c<scale>/<slot>=<difference>.");
+		return input_cover(st, input, escontext, scale, slot, delta);
 	}
 	for (int i = SA_COUNT - 1; i >= 0; i--)
 	{
@@ -1096,7 +1109,7 @@ parse_entry(char *tok, const char *input, SeriesState *st)
 		}
 	}
 	if (a < 0)
-		bad_state(input, "Unknown entry (b, f, ib, if or c).");
+		return bad_state(escontext, input, "Unknown entry (b, f, ib, if or c).");
 	{
 		char	   *fld[4];
 		char	   *p = eq;
@@ -1112,46 +1125,44 @@ parse_entry(char *tok, const char *input, SeriesState *st)
 			{
 				p = strchr(p, ':');
 				if (p == NULL)
-					bad_state(input, "A sum is written <count>:<scale>:<count at scale>:<value>.");
+					return bad_state(escontext, input, "A sum is written <count>:<scale>:<count at scale>:<value>.");
 				*p++ = '\0';
 			}
 		}
-		if (!money_parse_int64(key, &slot) || !money_parse_int64(fld[0], &count) ||
-			!money_parse_int64(fld[1], &dscale) || !money_parse_int64(fld[2], &dscale_count))
-			bad_state(input, "A sum is written <count>:<scale>:<count at scale>:<value>.");
-		input_sum(st, input, a, slot, count, dscale, dscale_count, fld[3]);
+		if (!exact_parse_int64(key, &slot) || !exact_parse_int64(fld[0], &count) ||
+			!exact_parse_int64(fld[1], &dscale) || !exact_parse_int64(fld[2], &dscale_count))
+			return bad_state(escontext, input, "A sum is written <count>:<scale>:<count at scale>:<value>.");
+		return input_sum(st, input, escontext, a, slot, count, dscale, dscale_count, fld[3]);
 	}
 }
 
-/* backlog_series_state_in: parse and validate the text form. */
-Datum
-pipeline_backlog_series_state_in(PG_FUNCTION_ARGS)
+/* Read the text form into st; false after a soft error. */
+static bool
+parse_text(const char *input, Node *escontext, SeriesState *st)
 {
-	const char *input = PG_GETARG_CSTRING(0);
 	char	   *copy = pstrdup(input);
 	char	   *save = NULL;
 	char	   *tok[7];
 	int			n = 0;
 	int64		version;
 	int64		rows;
-	SeriesState *st;
 	char	   *t;
 
 	while (n < 7 && (t = strtok_r(n == 0 ? copy : NULL, " ", &save)) != NULL)
 		tok[n++] = t;
 	if (n < 2)
-		bad_state(input, "A state starts with the format version and the row count.");
-	if (!money_parse_int64(tok[0], &version))
-		bad_state(input, "The first field is the format version.");
-	check_version(version);
-	if (!money_parse_int64(tok[1], &rows) || rows < 0)
-		bad_state(input, "The second field is the row count.");
-	st = series_state_new(CurrentMemoryContext);
+		return bad_state(escontext, input, "A state starts with the format version and the row count.");
+	if (!exact_parse_int64(tok[0], &version))
+		return bad_state(escontext, input, "The first field is the format version.");
+	if (!check_version(version, escontext))
+		return false;
+	if (!exact_parse_int64(tok[1], &rows) || rows < 0)
+		return bad_state(escontext, input, "The second field is the row count.");
 	st->nrows = rows;
 	if (n == 2)
 	{
 		if (rows != 0)
-			bad_state(input, "A state with rows has its origin, step, periods, hash and cover.");
+			return bad_state(escontext, input, "A state with rows has its origin, step, periods, hash and cover.");
 	}
 	else
 	{
@@ -1162,24 +1173,42 @@ pipeline_backlog_series_state_in(PG_FUNCTION_ARGS)
 		int32		cover;
 
 		if (n < 7)
-			bad_state(input, "A state with rows has its origin, step, periods, hash and cover.");
-		if (!money_parse_int64(tok[2], &origin))
-			bad_state(input, "The origin is in microseconds since 2000-01-01 UTC.");
-		parse_step(tok[3], input, &step);
+			return bad_state(escontext, input, "A state with rows has its origin, step, periods, hash and cover.");
+		if (!exact_parse_int64(tok[2], &origin))
+			return bad_state(escontext, input, "The origin is in microseconds since 2000-01-01 UTC.");
+		if (!parse_step(tok[3], input, escontext, &step))
+			return false;
 		if (!parse_int32(tok[4], 1, SERIES_MAX_PERIODS, &periods))
-			bad_state(input, "periods must be between 1 and 100000.");
-		parse_hash(tok[5], input, &hash);
+			return bad_state(escontext, input, "periods must be between 1 and 100000.");
+		if (!parse_hash(tok[5], input, escontext, &hash))
+			return false;
 		if (strcmp(tok[6], "-") == 0)
 			cover = SERIES_COVER_NONE;
 		else if (strcmp(tok[6], "mixed") == 0)
 			cover = SERIES_COVER_MIXED;
 		else if (!parse_int32(tok[6], 0, SERIES_MAX_DSCALE, &cover))
-			bad_state(input, "The cover field is \"-\", a scale or \"mixed\".");
-		input_param(st, input, origin, &step, periods, hash, cover);
+			return bad_state(escontext, input, "The cover field is \"-\", a scale or \"mixed\".");
+		if (!input_param(st, input, escontext, origin, &step, periods, hash, cover))
+			return false;
 		for (t = strtok_r(NULL, " ", &save); t != NULL; t = strtok_r(NULL, " ", &save))
-			parse_entry(t, input, st);
+			if (!parse_entry(t, input, escontext, st))
+				return false;
 	}
-	input_finish(st, input);
+	return input_finish(st, input, escontext);
+}
+
+/*
+ * backlog_series_state_in: parse and validate the text form; errors are
+ * soft on PG 16+ (pg_input_is_valid).
+ */
+Datum
+pipeline_backlog_series_state_in(PG_FUNCTION_ARGS)
+{
+	const char *input = PG_GETARG_CSTRING(0);
+	SeriesState *st = series_state_new(CurrentMemoryContext);
+
+	if (!parse_text(input, compat_input_escontext(fcinfo), st))
+		return (Datum) 0;
 	PG_RETURN_DATUM(flatten_state(st));
 }
 
@@ -1220,7 +1249,7 @@ pipeline_backlog_series_state_send(PG_FUNCTION_ARGS)
 				continue;
 			for (int s = 0; s <= st->periods; s++)
 			{
-				const MoneySum *m = &st->sums[a][s];
+				const ExactSum *m = &st->sums[a][s];
 
 				if (m->count == 0)
 					continue;
@@ -1251,7 +1280,10 @@ pipeline_backlog_series_state_send(PG_FUNCTION_ARGS)
 	PG_RETURN_BYTEA_P(pq_endtypsend(&buf));
 }
 
-/* backlog_series_state_recv: read and validate the binary form. */
+/*
+ * backlog_series_state_recv: read and validate the binary form.  No
+ * escontext: every error is raised, so no check below returns false.
+ */
 Datum
 pipeline_backlog_series_state_recv(PG_FUNCTION_ARGS)
 {
@@ -1260,10 +1292,10 @@ pipeline_backlog_series_state_recv(PG_FUNCTION_ARGS)
 	SeriesState *st;
 	int64		rows;
 
-	check_version(pq_getmsgbyte(buf));
+	check_version(pq_getmsgbyte(buf), NULL);
 	rows = pq_getmsgint64(buf);
 	if (rows < 0)
-		bad_state(input, "The row count is negative.");
+		bad_state(NULL, input, "The row count is negative.");
 	st = series_state_new(CurrentMemoryContext);
 	st->nrows = rows;
 	if (pq_getmsgbyte(buf) != 0)
@@ -1281,13 +1313,13 @@ pipeline_backlog_series_state_recv(PG_FUNCTION_ARGS)
 		periods = (int32) pq_getmsgint(buf, 4);
 		hash = (uint64) pq_getmsgint64(buf);
 		cover = (int32) pq_getmsgint(buf, 4);
-		input_param(st, input, origin, &step, periods, hash, cover);
+		input_param(st, input, NULL, origin, &step, periods, hash, cover);
 		for (int a = 0; a < SA_COUNT; a++)
 		{
 			int32		n = (int32) pq_getmsgint(buf, 4);
 
 			if (n < 0 || n > periods + 1)
-				bad_state(input, "Too many sums.");
+				bad_state(NULL, input, "Too many sums.");
 			for (int i = 0; i < n; i++)
 			{
 				int32		slot = (int32) pq_getmsgint(buf, 4);
@@ -1296,29 +1328,29 @@ pipeline_backlog_series_state_recv(PG_FUNCTION_ARGS)
 				int64		dscale_count = pq_getmsgint64(buf);
 				const char *value = pq_getmsgstring(buf);
 
-				input_sum(st, input, a, slot, count, dscale, dscale_count, value);
+				input_sum(st, input, NULL, a, slot, count, dscale, dscale_count, value);
 			}
 		}
 		nscales = (int32) pq_getmsgint(buf, 4);
 		if (nscales < 0 || nscales > SERIES_MAX_DSCALE + 1)
-			bad_state(input, "Too many cover scales.");
+			bad_state(NULL, input, "Too many cover scales.");
 		for (int i = 0; i < nscales; i++)
 		{
 			int32		scale = (int32) pq_getmsgint(buf, 4);
 			int32		n = (int32) pq_getmsgint(buf, 4);
 
 			if (n < 0 || n > periods + 1)
-				bad_state(input, "Too many cover entries.");
+				bad_state(NULL, input, "Too many cover entries.");
 			for (int k = 0; k < n; k++)
 			{
 				int32		slot = (int32) pq_getmsgint(buf, 4);
 				int64		delta = pq_getmsgint64(buf);
 
-				input_cover(st, input, scale, slot, delta);
+				input_cover(st, input, NULL, scale, slot, delta);
 			}
 		}
 	}
-	input_finish(st, input);
+	input_finish(st, input, NULL);
 	PG_RETURN_DATUM(flatten_state(st));
 }
 
@@ -1418,8 +1450,8 @@ pipeline_backlog_series_combine(PG_FUNCTION_ARGS)
 
 			if (other->sums[a][s].count == 0)
 				continue;
-			addend = money_combine(&st->sums[a][s], &other->sums[a][s]);
-			addend = money_numeric_add(addend, series_state_spill(other, a, s));
+			addend = exact_combine(&st->sums[a][s], &other->sums[a][s]);
+			addend = exact_numeric_add(addend, series_state_spill(other, a, s));
 			series_state_absorb(st, a, s, addend);
 		}
 	}

@@ -6,7 +6,7 @@
  * The series has periods [b(k), b(k + 1)), k = 0 .. periods - 1, with
  * b(k) = origin + k * step.  Every instant t falls in a "slot": slot 0
  * before b(0), slot k + 1 in period k, slot periods + 1 at or after
- * b(periods).  Per slot the state keeps exact sums (MoneySum, money.h):
+ * b(periods).  Per slot the state keeps exact sums (ExactSum, exact_sum.h):
  *
  *		booked            every row, at the slot of its booked_at
  *		fulfilled         every fulfilled row, at the slot of its fulfilled_at
@@ -51,7 +51,7 @@
 #include "pgtime.h"
 #include "utils/expandeddatum.h"
 
-#include "money.h"
+#include "exact_sum.h"
 
 #define SERIES_STATE_VERSION 1
 #define SERIES_MAX_PERIODS 100000
@@ -104,7 +104,7 @@ typedef struct SeriesState
 	uint64		uniform_len;
 
 	/* periods + 1 slots each; the inverted pair stays NULL until needed */
-	MoneySum   *sums[SA_COUNT];
+	ExactSum   *sums[SA_COUNT];
 	Numeric    *spills[SA_COUNT];	/* NULL, or periods + 1 spills (NULL = none) */
 	int32		nspills;
 

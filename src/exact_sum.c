@@ -1,13 +1,11 @@
 /*
- * money.c
+ * exact_sum.c
  *		Exact accumulation of numeric amounts: 128-bit fast path, exact
- *		numeric spill (see money.h).
+ *		numeric spill (see exact_sum.h).
  *
- * The fast path reads a numeric's base-10000 digits straight from its
- * on-disk representation, which PostgreSQL keeps stable across major
- * versions (pg_upgrade relies on it), so reading it here does not tie the
- * code to one server version.  The layout constants below are those of
- * src/backend/utils/adt/numeric.c.
+ * Amounts are read straight from a numeric's on-disk representation, by
+ * the one decoder in exact_sum.h (exact_decode, exact_units_int64): inline
+ * for the common case, and here, after detoasting, for the rest.
  */
 #include "compat.h"
 
@@ -17,27 +15,16 @@
 #include "utils/builtins.h"
 #include "utils/fmgrprotos.h"
 
-#include "money.h"
+#include "exact_sum.h"
 
-/* numeric.c's on-disk header layout */
-#define NUM_SIGN_MASK			0xC000
-#define NUM_NEG					0x4000
-#define NUM_SHORT				0x8000
-#define NUM_SPECIAL				0xC000
-#define NUM_NAN					0xC000
-#define NUM_PINF				0xD000
-#define NUM_EXT_SIGN_MASK		0xF000
-#define NUM_SHORT_SIGN_MASK		0x2000
-#define NUM_SHORT_DSCALE_MASK	0x1F80
-#define NUM_SHORT_DSCALE_SHIFT	7
-#define NUM_SHORT_WEIGHT_SIGN	0x0040
-#define NUM_SHORT_WEIGHT_MASK	0x003F
-#define NUM_DSCALE_MASK			0x3FFF
-#define NUM_NBASE				10000
-#define NUM_DEC_DIGITS			4
+/*
+ * Base-10000 digits worth accumulating in 128 bits: 10 hold up to 10^40,
+ * enough for any value below 10^38 at its scale (more go to the spill).
+ */
+#define EXACT_MAX_NDIGITS	10
 
 /* 10^0 .. 10^38 */
-static int128 pow10_tab[MONEY_MAX_SCALE + 1];
+static int128 pow10_tab[EXACT_MAX_SCALE + 1];
 static bool pow10_ready = false;
 
 /*
@@ -51,7 +38,7 @@ pow10_init(void)
 	{
 		int128		p = 1;
 
-		for (int i = 0; i <= MONEY_MAX_SCALE; i++)
+		for (int i = 0; i <= EXACT_MAX_SCALE; i++)
 		{
 			pow10_tab[i] = p;
 			p *= 10;
@@ -62,7 +49,7 @@ pow10_init(void)
 
 /* An empty sum. */
 void
-money_sum_init(MoneySum *sum)
+exact_sum_init(ExactSum *sum)
 {
 	sum->units = 0;
 	sum->count = 0;
@@ -72,10 +59,8 @@ money_sum_init(MoneySum *sum)
 }
 
 /*
- * Read a numeric Datum: sign, scale and (when it fits) the exact value in
- * units of 10^-scale, without detoasting a short-header value (no
- * allocation per row).  NaN and infinities are refused here, for every
- * amount path, with an error that names the argument.
+ * Refuse NaN or an infinity (header word h) with 22023 naming the argument:
+ * every amount path does.
  */
 pg_noreturn static void
 not_finite(uint16 h, const char *argname)
@@ -102,150 +87,83 @@ not_finite(uint16 h, const char *argname)
  * must be refused all the same.
  */
 void
-money_check_slow(Datum d, const char *argname)
+exact_check_slow(Datum d, const char *argname)
 {
 	struct varlena *p = (struct varlena *) DatumGetPointer(d);
-	uint16		h;
+	ExactDigits nd;
 
 	if (VARATT_IS_EXTERNAL(p) || VARATT_IS_COMPRESSED(p))
 		p = pg_detoast_datum(p);
-	if (VARSIZE_ANY_EXHDR(p) < sizeof(uint16))
+	if (!exact_decode(VARDATA_ANY(p), VARSIZE_ANY_EXHDR(p), &nd))
 		elog(ERROR, "corrupt numeric value");
-	memcpy(&h, VARDATA_ANY(p), sizeof(uint16));
-	if ((h & NUM_SIGN_MASK) == NUM_SPECIAL)
-		not_finite(h, argname);
+	if ((nd.header & NUM_SIGN_MASK) == NUM_SPECIAL)
+		not_finite(nd.header, argname);
 }
 
+/*
+ * Read a numeric Datum in general: detoasted, in 64 bits when
+ * exact_units_int64 can, else in 128 bits; fits = false when the value has
+ * more than EXACT_MAX_SCALE digits at its scale (or a scale beyond that).
+ */
 void
-money_read_slow(Datum d, const char *argname, MoneyValue *out)
+exact_read_slow(Datum d, const char *argname, ExactValue *out)
 {
 	struct varlena *p = (struct varlena *) DatumGetPointer(d);
-	const char *data;
-	int			len;
-	uint16		h;
-	int			hdr;
-	int			weight;
-	int			dscale;
-	bool		neg;
-	int			ndigits;
+	ExactDigits nd;
+	int64		small;
 	int128		acc = 0;
 	int			k;
 
 	if (VARATT_IS_EXTERNAL(p) || VARATT_IS_COMPRESSED(p))
 		p = pg_detoast_datum(p);
-	data = VARDATA_ANY(p);
-	len = VARSIZE_ANY_EXHDR(p);
-	if (len < (int) sizeof(uint16))
-		elog(ERROR, "corrupt numeric value (length %d)", len);
-	memcpy(&h, data, sizeof(uint16));
+	if (!exact_decode(VARDATA_ANY(p), VARSIZE_ANY_EXHDR(p), &nd))
+		elog(ERROR, "corrupt numeric value (length %d)", (int) VARSIZE_ANY_EXHDR(p));
+	if ((nd.header & NUM_SIGN_MASK) == NUM_SPECIAL)
+		not_finite(nd.header, argname);
 
 	out->num = PointerGetDatum(p);
-	if ((h & NUM_SIGN_MASK) == NUM_SPECIAL)
-		not_finite(h, argname);
-
-	if ((h & NUM_SIGN_MASK) == NUM_SHORT)
-	{
-		hdr = sizeof(uint16);
-		neg = (h & NUM_SHORT_SIGN_MASK) != 0;
-		dscale = (h & NUM_SHORT_DSCALE_MASK) >> NUM_SHORT_DSCALE_SHIFT;
-		weight = (h & NUM_SHORT_WEIGHT_MASK);
-		if (h & NUM_SHORT_WEIGHT_SIGN)
-			weight |= ~NUM_SHORT_WEIGHT_MASK;
-	}
-	else
-	{
-		int16		w;
-
-		hdr = 2 * sizeof(uint16);
-		if (len < hdr)
-			elog(ERROR, "corrupt numeric value (length %d)", len);
-		neg = (h & NUM_SIGN_MASK) == NUM_NEG;
-		dscale = h & NUM_DSCALE_MASK;
-		memcpy(&w, data + sizeof(uint16), sizeof(int16));
-		weight = w;
-	}
-	ndigits = (len - hdr) / (int) sizeof(int16);
-
-	out->scale = dscale;
-	out->is_zero = (ndigits == 0);
+	out->scale = nd.dscale;
+	out->is_zero = (nd.ndigits == 0);
 	out->units = 0;
+	out->fits = true;
+	if (nd.ndigits == 0)
+		return;
+	if (exact_units_int64(&nd, &small))
+	{
+		out->units = small;
+		return;
+	}
 	out->fits = false;
-	if (ndigits == 0)
-	{
-		out->fits = true;
+	if (nd.dscale > EXACT_MAX_SCALE || nd.ndigits > EXACT_MAX_NDIGITS)
 		return;
-	}
-	/* 10^38 > value * 10^scale needs at most 10 base-10000 digits */
-	if (dscale > MONEY_MAX_SCALE || ndigits > 10)
-		return;
-
-	data += hdr;
-	k = dscale - NUM_DEC_DIGITS * (ndigits - 1 - weight);
-	if (ndigits <= 4)
+	for (int i = 0; i < nd.ndigits; i++)
 	{
-		/* < 10^16: the common case, done in 64 bits (no 128-bit division) */
-		int64		a64 = 0;
+		int16		dig;
 
-		for (int i = 0; i < ndigits; i++)
-		{
-			int16		dig;
-
-			memcpy(&dig, data + i * sizeof(int16), sizeof(int16));
-			a64 = a64 * NUM_NBASE + dig;
-		}
-		if (k < 0 && k >= -3)
-		{
-			/* digits beyond dscale are always zero in a stored numeric */
-			static const int64 p10[4] = {1, 10, 100, 1000};
-
-			if (a64 % p10[-k] != 0)
-				return;
-			a64 /= p10[-k];
-			out->units = neg ? -a64 : a64;
-			out->fits = true;
+		memcpy(&dig, nd.digits + i * sizeof(int16), sizeof(int16));
+		if (__builtin_mul_overflow(acc, (int128) NUM_NBASE, &acc) ||
+			__builtin_add_overflow(acc, (int128) dig, &acc))
 			return;
-		}
-		if (k >= 0 && k <= 2)
-		{
-			static const int64 p10[3] = {1, 10, 100};
-
-			/* < 10^18: fits */
-			a64 *= p10[k];
-			out->units = neg ? -a64 : a64;
-			out->fits = true;
-			return;
-		}
-		acc = a64;
-	}
-	else
-	{
-		for (int i = 0; i < ndigits; i++)
-		{
-			int16		dig;
-
-			memcpy(&dig, data + i * sizeof(int16), sizeof(int16));
-			if (__builtin_mul_overflow(acc, (int128) NUM_NBASE, &acc) ||
-				__builtin_add_overflow(acc, (int128) dig, &acc))
-				return;
-		}
 	}
 
 	/* acc = value * 10000^(ndigits - 1 - weight); want value * 10^dscale */
+	k = nd.dscale - NUM_DEC_DIGITS * (nd.ndigits - 1 - nd.weight);
 	pow10_init();
 	if (k > 0)
 	{
-		if (k > MONEY_MAX_SCALE || __builtin_mul_overflow(acc, pow10_tab[k], &acc))
+		if (k > EXACT_MAX_SCALE || __builtin_mul_overflow(acc, pow10_tab[k], &acc))
 			return;
 	}
 	else if (k < 0)
 	{
-		if (-k > MONEY_MAX_SCALE || acc % pow10_tab[-k] != 0)
+		/* digits beyond dscale must be zero: the value is exact or not read */
+		if (-k > EXACT_MAX_SCALE || acc % pow10_tab[-k] != 0)
 			return;
 		acc /= pow10_tab[-k];
 	}
-	if (acc >= pow10_tab[MONEY_MAX_SCALE])
+	if (acc >= pow10_tab[EXACT_MAX_SCALE])
 		return;
-	out->units = neg ? -acc : acc;
+	out->units = nd.neg ? -acc : acc;
 	out->fits = true;
 }
 
@@ -254,15 +172,15 @@ money_read_slow(Datum d, const char *argname, MoneyValue *out)
  * numeric_mul; through numeric_mul when the 128-bit product would overflow.
  */
 void
-money_mul(const MoneyValue *a, const MoneyValue *b, MoneyValue *out)
+exact_mul(const ExactValue *a, const ExactValue *b, ExactValue *out)
 {
 	pow10_init();
-	if (a->fits && b->fits && a->scale + b->scale <= MONEY_MAX_SCALE)
+	if (a->fits && b->fits && a->scale + b->scale <= EXACT_MAX_SCALE)
 	{
 		int128		r;
 
 		if (!__builtin_mul_overflow(a->units, b->units, &r) &&
-			r < pow10_tab[MONEY_MAX_SCALE] && r > -pow10_tab[MONEY_MAX_SCALE])
+			r < pow10_tab[EXACT_MAX_SCALE] && r > -pow10_tab[EXACT_MAX_SCALE])
 		{
 			out->units = r;
 			out->scale = a->scale + b->scale;
@@ -272,7 +190,7 @@ money_mul(const MoneyValue *a, const MoneyValue *b, MoneyValue *out)
 			return;
 		}
 	}
-	money_read(DirectFunctionCall2(numeric_mul, a->num, b->num), "amount", out);
+	exact_read(DirectFunctionCall2(numeric_mul, a->num, b->num), "amount", out);
 }
 
 /*
@@ -280,14 +198,14 @@ money_mul(const MoneyValue *a, const MoneyValue *b, MoneyValue *out)
  * to a regular datum) or, for a product computed in 128 bits, rebuilt.
  */
 static Numeric
-value_numeric(const MoneyValue *v, bool negate)
+value_numeric(const ExactValue *v, bool negate)
 {
 	Numeric		n;
 
 	if (v->num != (Datum) 0)
 		n = DatumGetNumeric(v->num);	/* detoasts a short header */
 	else
-		n = money_units_to_numeric(v->units, v->scale, v->scale);
+		n = exact_units_to_numeric(v->units, v->scale, v->scale);
 	if (negate)
 		n = DatumGetNumeric(DirectFunctionCall1(numeric_uminus, NumericGetDatum(n)));
 	return n;
@@ -295,7 +213,7 @@ value_numeric(const MoneyValue *v, bool negate)
 
 /* a + b through numeric_add (exact; scale = the larger input scale). */
 Numeric
-money_numeric_add(Numeric a, Numeric b)
+exact_numeric_add(Numeric a, Numeric b)
 {
 	if (a == NULL)
 		return b;
@@ -311,7 +229,7 @@ money_numeric_add(Numeric a, Numeric b)
  * spilled) or NULL.
  */
 static Numeric
-units_accumulate(MoneySum *s, int128 x, int32 xscale, Numeric *spill_x)
+units_accumulate(ExactSum *s, int128 x, int32 xscale, Numeric *spill_x)
 {
 	Numeric		addend = NULL;
 	int128		r;
@@ -323,7 +241,7 @@ units_accumulate(MoneySum *s, int128 x, int32 xscale, Numeric *spill_x)
 			s->uscale = xscale;
 		else if (__builtin_mul_overflow(s->units, pow10_tab[xscale - s->uscale], &r))
 		{
-			addend = money_units_to_numeric(s->units, s->uscale, s->uscale);
+			addend = exact_units_to_numeric(s->units, s->uscale, s->uscale);
 			s->units = 0;
 			s->uscale = xscale;
 		}
@@ -338,7 +256,7 @@ units_accumulate(MoneySum *s, int128 x, int32 xscale, Numeric *spill_x)
 		if (__builtin_mul_overflow(x, pow10_tab[s->uscale - xscale], &r))
 		{
 			/* x alone does not fit at our scale: spill it as it is */
-			*spill_x = money_units_to_numeric(x, xscale, xscale);
+			*spill_x = exact_units_to_numeric(x, xscale, xscale);
 			return addend;
 		}
 		x = r;
@@ -346,8 +264,8 @@ units_accumulate(MoneySum *s, int128 x, int32 xscale, Numeric *spill_x)
 	if (__builtin_add_overflow(s->units, x, &r))
 	{
 		/* flush the partial sum to the spill, keep x */
-		addend = money_numeric_add(addend,
-								   money_units_to_numeric(s->units, s->uscale, s->uscale));
+		addend = exact_numeric_add(addend,
+								   exact_units_to_numeric(s->units, s->uscale, s->uscale));
 		s->units = x;
 	}
 	else
@@ -355,9 +273,9 @@ units_accumulate(MoneySum *s, int128 x, int32 xscale, Numeric *spill_x)
 	return addend;
 }
 
-/* sum += v, the general case (money_add in money.h is the fast path). */
+/* sum += v, the general case (exact_add in exact_sum.h is the fast path). */
 Numeric
-money_add_slow(MoneySum *s, const MoneyValue *v)
+exact_add_slow(ExactSum *s, const ExactValue *v)
 {
 	Numeric		addend = NULL;
 	Numeric		spill_x = NULL;
@@ -375,12 +293,12 @@ money_add_slow(MoneySum *s, const MoneyValue *v)
 		addend = units_accumulate(s, v->units, v->scale, &spill_x);
 	else
 		spill_x = value_numeric(v, false);
-	return money_numeric_add(addend, spill_x);
+	return exact_numeric_add(addend, spill_x);
 }
 
-/* sum -= v; see money.h. */
+/* sum -= v; see exact_sum.h. */
 Numeric
-money_sub(MoneySum *s, const MoneyValue *v, bool *ok)
+exact_sub(ExactSum *s, const ExactValue *v, bool *ok)
 {
 	Numeric		addend = NULL;
 	Numeric		spill_x = NULL;
@@ -389,7 +307,7 @@ money_sub(MoneySum *s, const MoneyValue *v, bool *ok)
 	if (s->count <= 1)
 	{
 		/* the last value leaves: the sum is empty again, exactly */
-		money_sum_init(s);
+		exact_sum_init(s);
 		return NULL;
 	}
 	s->count--;
@@ -410,12 +328,12 @@ money_sub(MoneySum *s, const MoneyValue *v, bool *ok)
 		addend = units_accumulate(s, -v->units, v->scale, &spill_x);
 	else
 		spill_x = value_numeric(v, true);
-	return money_numeric_add(addend, spill_x);
+	return exact_numeric_add(addend, spill_x);
 }
 
-/* into += from; see money.h. */
+/* into += from; see exact_sum.h. */
 Numeric
-money_combine(MoneySum *into, const MoneySum *from)
+exact_combine(ExactSum *into, const ExactSum *from)
 {
 	Numeric		spill_x = NULL;
 	Numeric		addend;
@@ -436,7 +354,7 @@ money_combine(MoneySum *into, const MoneySum *from)
 	else if (from->dscale == into->dscale)
 		into->dscale_count += from->dscale_count;
 	addend = units_accumulate(into, from->units, from->uscale, &spill_x);
-	return money_numeric_add(addend, spill_x);
+	return exact_numeric_add(addend, spill_x);
 }
 
 /*
@@ -444,7 +362,7 @@ money_combine(MoneySum *into, const MoneySum *from)
  * point and read it back with numeric_in: exact, and once per group.
  */
 Numeric
-money_units_to_numeric(int128 units, int32 scale, int32 dscale)
+exact_units_to_numeric(int128 units, int32 scale, int32 dscale)
 {
 	char		digits[48];
 	int			nd = 0;
@@ -485,38 +403,28 @@ money_units_to_numeric(int128 units, int32 scale, int32 dscale)
 											   Int32GetDatum(-1)));
 }
 
-/* The exact value of a sum, at sum()'s scale; see money.h. */
+/* The exact value of a sum, at sum()'s scale; see exact_sum.h. */
 Numeric
-money_result(const MoneySum *s, Numeric spill)
+exact_result(const ExactSum *s, Numeric spill)
 {
 	Numeric		n;
 
 	if (s->count == 0)
 		return int64_to_numeric(0);
-	n = money_units_to_numeric(s->units, s->uscale, s->dscale);
+	n = exact_units_to_numeric(s->units, s->uscale, s->dscale);
 	if (spill != NULL)
-		n = money_numeric_add(spill, n);
+		n = exact_numeric_add(spill, n);
 	return n;
 }
 
 /* Is a (finite) Numeric zero?  A zero numeric has no digits. */
 bool
-money_numeric_is_zero(Numeric n)
+exact_numeric_is_zero(Numeric n)
 {
-	MoneyValue	v;
+	ExactValue	v;
 
-	money_read(NumericGetDatum(n), "value", &v);
+	exact_read(NumericGetDatum(n), "value", &v);
 	return v.is_zero;
-}
-
-/* The display scale of a (finite) Numeric. */
-int32
-money_numeric_dscale(Numeric n)
-{
-	MoneyValue	v;
-
-	money_read(NumericGetDatum(n), "value", &v);
-	return v.scale;
 }
 
 /*
@@ -524,7 +432,7 @@ money_numeric_dscale(Numeric n)
  * a sum takes in the state types' text forms.
  */
 bool
-money_valid_decimal(const char *s)
+exact_valid_decimal(const char *s)
 {
 	bool		digits = false;
 
@@ -543,7 +451,7 @@ money_valid_decimal(const char *s)
 
 /* Parse a whole int64 token of a state's text form; false when it is not one. */
 bool
-money_parse_int64(const char *s, int64 *out)
+exact_parse_int64(const char *s, int64 *out)
 {
 	char	   *end;
 	long long	v;

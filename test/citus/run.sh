@@ -308,14 +308,15 @@ INSERT INTO public.opps_copy_stage_history (id, from_stage, to_stage, changed_at
 SELECT id, from_stage, to_stage, changed_at, changed_by, seq FROM public.opps_stage_history;
 SELECT pipeline.attach('public.opps_copy', ruleset => 'fast');
 SQL
-sql "$COORD" "SELECT d.id, d.seq, d.changed_at, d.from_stage, d.to_stage, d.from_entered_at, c.from_entered_at AS c_fea, d.furthest_before, c.furthest_before AS c_fb FROM public.opps_stage_history d JOIN public.opps_copy_stage_history c USING (id, seq) WHERE (d.from_entered_at, d.furthest_before) IS DISTINCT FROM (c.from_entered_at, c.furthest_before) ORDER BY 1, 2 LIMIT 30" >&2
 # (and attach computed the copy's derived columns from its rows: equal to
 # what the triggers wrote on the shards)
 check "the local copy: attach kept the copied history as it is, derived columns equal to the shards'" "$COORD" \
-	"SELECT (SELECT array_agg((h.id, h.from_stage, h.to_stage, h.changed_at, h.from_entered_at, h.furthest_before,
-	                           h.changed_by, h.seq) ORDER BY id, seq) FROM public.opps_stage_history h)::text
-	      = (SELECT array_agg((h.id, h.from_stage, h.to_stage, h.changed_at, h.from_entered_at, h.furthest_before,
-	                           h.changed_by, h.seq) ORDER BY id, seq) FROM public.opps_copy_stage_history h)::text"
+	"WITH d AS (SELECT (h.id, h.from_stage, h.to_stage, h.changed_at, h.from_entered_at, h.furthest_before,
+	                    h.changed_by, h.seq)::text AS r FROM public.opps_stage_history h),
+	      c AS (SELECT (h.id, h.from_stage, h.to_stage, h.changed_at, h.from_entered_at, h.furthest_before,
+	                    h.changed_by, h.seq)::text AS r FROM public.opps_copy_stage_history h)
+	 SELECT coalesce(nullif(concat_ws(' / ', (SELECT 'distributed only: ' || string_agg(r, ', ') FROM (TABLE d EXCEPT ALL TABLE c) x),
+	                                         (SELECT 'copy only: ' || string_agg(r, ', ') FROM (TABLE c EXCEPT ALL TABLE d) y)), ''), 't')"
 # same_as_copy NAME SQL: SQL (a query over public.opps*) gives the same
 # rows, as text and in any order, as over public.opps_copy*.
 same_as_copy() {

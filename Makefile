@@ -9,7 +9,7 @@ EXTENSION    = pipeline
 EXTVERSION  := $(shell sed -n 's/^   "version": "\([0-9]*\.[0-9]*\)\.[0-9]*",$$/\1/p' $(dir $(lastword $(MAKEFILE_LIST)))META.json)
 MODULE_big   = pipeline
 OBJS         = $(patsubst %.c,%.o,$(sort $(wildcard src/*.c)))
-# The reference pages; PGXS installs them into $(docdir)/extension.
+# The reference pages; PGXS installs them (into $(docdir)/extension/pipeline, below).
 DOCS         = $(wildcard docs/*.md)
 
 # SQL scripts, assembled from one fragment per capability (sql/<version>/
@@ -49,6 +49,9 @@ PGXS        := $(shell $(PG_CONFIG) --pgxs 2>/dev/null)
 
 ifneq ($(wildcard $(PGXS)),)
 include $(PGXS)
+# The reference pages go to $(docdir)/extension/pipeline/, not flat into
+# $(docdir)/extension/ where every extension's README.md and views.md meet.
+docmoduledir := extension/$(EXTENSION)
 else
 all install installcheck:
 	@echo "pg_config/PGXS not found: run 'make test' (installs postgresql-server-dev) or set PG_CONFIG" >&2; exit 1

@@ -898,7 +898,17 @@ DECLARE
 	stype text;
 	keys text;
 	join_hd text;
+	owner name;
+	caller name := current_user;
 BEGIN
+	-- As the history's owner: the UPDATE fires the history table's own
+	-- triggers, which must never run with the rights of whoever runs the
+	-- upgrade.
+	SELECT pg_catalog.pg_get_userbyid(c.relowner) INTO STRICT owner
+	  FROM pg_catalog.pg_class c WHERE c.oid = history;
+	IF owner <> caller THEN
+		EXECUTE pg_catalog.format('SET LOCAL ROLE %I', owner);
+	END IF;
 	SELECT pg_catalog.format_type(a.atttypid, a.atttypmod) INTO STRICT stype
 	  FROM pg_catalog.pg_attribute a
 	 WHERE a.attrelid = history AND a.attname = 'from_stage' AND NOT a.attisdropped;
@@ -928,6 +938,9 @@ UPDATE %1$s AS h
    AND (h.from_entered_at IS DISTINCT FROM CASE WHEN h.from_stage IS NOT NULL THEN d.prev_at END
         OR h.furthest_before IS DISTINCT FROM d.furthest)$q$,
 		history, keys, join_hd);
+	IF owner <> caller THEN
+		EXECUTE pg_catalog.format('SET LOCAL ROLE %I', caller);
+	END IF;
 END
 $$;
 COMMENT ON FUNCTION pipeline._history_derived_columns(regclass, regclass) IS

@@ -210,4 +210,31 @@ SELECT pipeline.attach('hd.deals', ruleset => 'lenient');
 SELECT history, from_entered_at_mismatches, furthest_before_mismatches FROM hd.derived_check WHERE history = 'deals';
 SELECT hd.funnel_mismatches('hd.deals', 'hd.deals_stage_history', 'hd.deals_funnel') AS funnel_mismatches;
 
+-- Filling them runs as the history's owner: the history table's own
+-- triggers never run with the rights of whoever runs attach or the upgrade.
+CREATE ROLE regress_hd_owner;
+GRANT USAGE ON SCHEMA hd TO regress_hd_owner;
+CREATE TABLE hd.owned (id int PRIMARY KEY, stage pipeline.stage NOT NULL);
+CREATE TABLE hd.owned_stage_history (id int NOT NULL, from_stage pipeline.stage, to_stage pipeline.stage,
+	changed_at timestamptz NOT NULL, changed_by name NOT NULL, seq bigint NOT NULL, PRIMARY KEY (id, seq));
+INSERT INTO hd.owned_stage_history VALUES (1, NULL, 'lead_generation', '2026-01-01', 'x', 1),
+	(1, 'lead_generation', 'prospecting', '2026-01-03', 'x', 2);
+CREATE TABLE hd.who (role name);
+GRANT INSERT ON hd.who TO regress_hd_owner;
+CREATE FUNCTION hd.note_user() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+	INSERT INTO hd.who VALUES (current_user);
+	RETURN NEW;
+END
+$$;
+CREATE TRIGGER note_user BEFORE UPDATE ON hd.owned_stage_history FOR EACH ROW EXECUTE FUNCTION hd.note_user();
+ALTER TABLE hd.owned OWNER TO regress_hd_owner;
+ALTER TABLE hd.owned_stage_history OWNER TO regress_hd_owner;
+SELECT pipeline._history_derived_columns('hd.owned', 'hd.owned_stage_history');
+SELECT role, count(*) FROM hd.who GROUP BY role;
+SELECT current_user = session_user AS caller_restored;
+SELECT id, from_stage, to_stage, changed_at - from_entered_at AS visit, furthest_before
+  FROM hd.owned_stage_history ORDER BY seq;
+
 DROP SCHEMA hd CASCADE;
+DROP ROLE regress_hd_owner;

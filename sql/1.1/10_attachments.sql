@@ -900,14 +900,35 @@ DECLARE
 	join_hd text;
 	owner name;
 	caller name := current_user;
+	replication_role text;		-- set when triggers were switched off here
 BEGIN
 	-- As the history's owner: the UPDATE fires the history table's own
 	-- triggers, which must never run with the rights of whoever runs the
-	-- upgrade.
+	-- upgrade.  Where SET ROLE is refused (a trusted extension's script
+	-- runs as the bootstrap superuser, in a security context), the UPDATE
+	-- runs with ordinary triggers off (session_replication_role), and a
+	-- history with user code that would still run is refused.
 	SELECT pg_catalog.pg_get_userbyid(c.relowner) INTO STRICT owner
 	  FROM pg_catalog.pg_class c WHERE c.oid = history;
 	IF owner <> caller THEN
-		EXECUTE pg_catalog.format('SET LOCAL ROLE %I', owner);
+		BEGIN
+			EXECUTE pg_catalog.format('SET LOCAL ROLE %I', owner);
+		EXCEPTION WHEN insufficient_privilege OR invalid_transaction_state THEN
+			IF EXISTS (SELECT 1 FROM pg_catalog.pg_trigger t
+						WHERE t.tgrelid = history AND NOT t.tgisinternal AND t.tgenabled IN ('A', 'R'))
+			   OR EXISTS (SELECT 1 FROM pg_catalog.pg_rewrite r
+						   WHERE r.ev_class = history AND r.ev_type <> '1')
+			   OR EXISTS (SELECT 1 FROM pg_catalog.pg_attribute a
+						   WHERE a.attrelid = history AND a.attgenerated <> '' AND NOT a.attisdropped) THEN
+				RAISE EXCEPTION 'cannot fill the derived columns of history table % as its owner', history
+					USING ERRCODE = '42501',
+						  DETAIL = 'The history table has triggers enabled ALWAYS or REPLICA, rules or generated columns, which would run with the rights of this script.',
+						  HINT = 'Run this as a superuser session (not through a trusted extension), or remove them first.';
+			END IF;
+			replication_role := pg_catalog.current_setting('session_replication_role');
+			SET LOCAL session_replication_role = replica;
+			owner := caller;	-- no role to restore below
+		END;
 	END IF;
 	SELECT pg_catalog.format_type(a.atttypid, a.atttypmod) INTO STRICT stype
 	  FROM pg_catalog.pg_attribute a
@@ -940,6 +961,9 @@ UPDATE %1$s AS h
 		history, keys, join_hd);
 	IF owner <> caller THEN
 		EXECUTE pg_catalog.format('SET LOCAL ROLE %I', caller);
+	END IF;
+	IF replication_role IS NOT NULL THEN
+		PERFORM pg_catalog.set_config('session_replication_role', replication_role, true);
 	END IF;
 END
 $$;

@@ -45,7 +45,7 @@ role_psql() { as_role psql -X -q -v ON_ERROR_STOP=1 "$@"; }
 role_at() { role_psql -At "$@" 2>&1; }
 
 cleanup() {
-	for db in $SRC $DST; do
+	for db in $SRC $DST ${SRC}_upgrade; do
 		su_psql -d postgres -c "DROP DATABASE IF EXISTS $db" 2>&1 | indent
 	done
 	su_psql -d postgres -c "DROP ROLE IF EXISTS $ROLE" 2>&1 | indent
@@ -314,7 +314,36 @@ else
 	bad "the same writes give different results in $SRC and $DST"; head -n 30 "$WORK/diff.txt" | indent
 fi
 
-echo "# 5. clean up"
+echo "# 5. an upgrade from 1.0 by $ROLE (the trusted script runs as the bootstrap superuser)"
+UPG=${SRC}_upgrade
+check "$ROLE creates database $UPG with pipeline 1.0, an attached table with history" \
+	role_psql -d postgres -c "CREATE DATABASE $UPG"
+role_psql -d $UPG > "$WORK/upg.out" 2>&1 <<'SQL'
+CREATE EXTENSION pipeline VERSION '1.0';
+CREATE TABLE deals (id int PRIMARY KEY, stage pipeline.stage NOT NULL);
+SELECT pipeline.attach('deals');
+INSERT INTO deals VALUES (1, 'lead_generation'), (2, 'lead_generation');
+UPDATE deals SET stage = 'prospecting';
+UPDATE deals SET stage = 'qualification' WHERE id = 1;
+-- the role's own trigger on its history: it must not run as a superuser
+CREATE TABLE who (r name, super boolean);
+CREATE FUNCTION note() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+	INSERT INTO who SELECT current_user, rolsuper FROM pg_roles WHERE rolname = current_user;
+	RETURN NEW;
+END $$;
+CREATE TRIGGER note BEFORE UPDATE ON deals_stage_history FOR EACH ROW EXECUTE FUNCTION note();
+SQL
+check "$ROLE runs ALTER EXTENSION pipeline UPDATE" role_psql -d $UPG -c "ALTER EXTENSION pipeline UPDATE"
+same "the upgraded history carries from_entered_at and furthest_before for every move" "3|3|3" \
+	"$(role_at -d $UPG -c "SELECT count(*) FILTER (WHERE from_stage IS NOT NULL), count(from_entered_at), count(furthest_before) FROM deals_stage_history")"
+same "the history's own trigger did not run with superuser rights during the upgrade" "0" \
+	"$(role_at -d $UPG -c "SELECT count(*) FILTER (WHERE super) FROM who")"
+same "the funnel of the upgraded table" "2,2,1,0,0,0,0,0" \
+	"$(role_at -d $UPG -c "SELECT string_agg(reached::text, ',' ORDER BY ordinal) FROM deals_funnel")"
+check "drop $UPG" su_psql -d postgres -c "DROP DATABASE $UPG"
+
+echo "# 6. clean up"
 check "drop $SRC and $DST" su_psql -d postgres -c "DROP DATABASE $SRC" -c "DROP DATABASE $DST"
 check "drop role $ROLE" su_psql -d postgres -c "DROP ROLE $ROLE"
 

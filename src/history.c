@@ -547,12 +547,28 @@ history_insert_text(HistoryQueue *q, bool single, StringInfo sql)
 
 	if (!q->derived)
 		return;
-	appendStringInfo(sql, " LEFT JOIN LATERAL (SELECT pg_catalog.max(h.changed_at) AS last_at,"
-					 " pg_catalog.max(h.to_stage) FILTER (WHERE pipeline.stage_kind(h.to_stage)"
-					 " OPERATOR(pg_catalog.<>) 'lost') AS furthest FROM %s AS h WHERE ", hist);
+
+	/*
+	 * The key's latest row carries the running values: its changed_at, and
+	 * the furthest of its furthest_before and its own to_stage.  It is the
+	 * row of the highest seq (a backward step on the primary key), except
+	 * on a Citus shard, where seq comes from each node's sequence and may
+	 * run backwards after a shard move: there every earlier row is read.
+	 */
+	if (!OidIsValid(q->seq_relid))
+		appendStringInfo(sql, " LEFT JOIN LATERAL (SELECT h.changed_at AS last_at,"
+						 " GREATEST(h.furthest_before, CASE WHEN pipeline.stage_kind(h.to_stage)"
+						 " OPERATOR(pg_catalog.<>) 'lost' THEN h.to_stage END) AS furthest"
+						 " FROM %s AS h WHERE ", hist);
+	else
+		appendStringInfo(sql, " LEFT JOIN LATERAL (SELECT pg_catalog.max(h.changed_at) AS last_at,"
+						 " pg_catalog.max(h.to_stage) FILTER (WHERE pipeline.stage_kind(h.to_stage)"
+						 " OPERATOR(pg_catalog.<>) 'lost') AS furthest FROM %s AS h WHERE ", hist);
 	for (i = 0; i < nk; i++)
 		appendStringInfo(sql, "%sh.%s %s r.c%d", i > 0 ? " AND " : "",
 						 quote_identifier(q->keynames[i]), q->keyeq[i], i + 1);
+	if (!OidIsValid(q->seq_relid))
+		appendStringInfoString(sql, " ORDER BY h.seq DESC LIMIT 1");
 	appendStringInfoString(sql, ") AS p ON true");
 }
 

@@ -10,17 +10,7 @@ RESET client_min_messages;
 \set VERBOSITY default
 \set SHOW_CONTEXT never
 
-CREATE FUNCTION pg_temp.try(sql text) RETURNS text LANGUAGE plpgsql AS $$
-DECLARE
-	st text; msg text; hnt text;
-BEGIN
-	EXECUTE sql;
-	RETURN 'ok';
-EXCEPTION WHEN OTHERS THEN
-	GET STACKED DIAGNOSTICS st = RETURNED_SQLSTATE, msg = MESSAGE_TEXT, hnt = PG_EXCEPTION_HINT;
-	RETURN concat_ws(E'\n', st || ': ' || msg, nullif('HINT: ' || hnt, 'HINT: '));
-END
-$$;
+\i test/sql/include/try.sql
 
 CREATE SCHEMA regress_rt;
 CREATE TABLE regress_rt.deals (id integer PRIMARY KEY, stage pipeline.stage NOT NULL);

@@ -3,22 +3,7 @@ CREATE EXTENSION IF NOT EXISTS pipeline;
 RESET client_min_messages;
 \set VERBOSITY default
 
-CREATE FUNCTION pg_temp.try(sql text) RETURNS text LANGUAGE plpgsql AS $$
-DECLARE
-	st text; msg text; det text; hnt text; sch text; tbl text; col text; con text;
-BEGIN
-	EXECUTE sql;
-	RETURN 'ok';
-EXCEPTION WHEN OTHERS THEN
-	GET STACKED DIAGNOSTICS st = RETURNED_SQLSTATE, msg = MESSAGE_TEXT,
-		det = PG_EXCEPTION_DETAIL, hnt = PG_EXCEPTION_HINT, sch = SCHEMA_NAME,
-		tbl = TABLE_NAME, col = COLUMN_NAME, con = CONSTRAINT_NAME;
-	RETURN concat_ws(E'\n', st || ': ' || msg, nullif('DETAIL: ' || det, 'DETAIL: '),
-					 nullif('HINT: ' || hnt, 'HINT: '),
-					 nullif(format('fields: schema=%s table=%s column=%s constraint=%s', sch, tbl, col, con),
-							'fields: schema= table= column= constraint='));
-END
-$$;
+\i test/sql/include/try.sql
 
 CREATE SCHEMA "Sales Ops";
 

@@ -3,20 +3,7 @@ CREATE EXTENSION IF NOT EXISTS pipeline;
 RESET client_min_messages;
 \set VERBOSITY default
 
--- Runs a statement and shows the error's SQLSTATE, message, DETAIL and HINT.
-CREATE FUNCTION pg_temp.try(sql text) RETURNS text LANGUAGE plpgsql AS $$
-DECLARE
-	st text; msg text; det text; hnt text;
-BEGIN
-	EXECUTE sql;
-	RETURN 'ok';
-EXCEPTION WHEN OTHERS THEN
-	GET STACKED DIAGNOSTICS st = RETURNED_SQLSTATE, msg = MESSAGE_TEXT,
-		det = PG_EXCEPTION_DETAIL, hnt = PG_EXCEPTION_HINT;
-	RETURN concat_ws(E'\n', st || ': ' || msg, nullif('DETAIL: ' || det, 'DETAIL: '),
-					 nullif('HINT: ' || hnt, 'HINT: '));
-END
-$$;
+\i test/sql/include/try.sql
 
 -- An independent statement of the built-in rules (DESIGN.md "Rulesets"),
 -- from pipeline.stage_catalog, compared with can_transition over every

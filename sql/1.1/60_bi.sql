@@ -341,9 +341,9 @@ WITH stages AS (
      WHERE pipeline.stage_kind(s.e) <> 'lost'
 ), raises AS (
     SELECT pipeline._funnel_raises(h.furthest_before, h.to_stage, %2$s) AS a
-      FROM %4$s h
-      JOIN %6$s t ON %7$s
-     WHERE h.to_stage IS NOT NULL AND h.to_stage <> ALL (%5$s)
+      FROM %3$s h
+      JOIN %5$s t ON %6$s
+     WHERE h.to_stage IS NOT NULL AND h.to_stage <> ALL (%4$s)
        AND (h.furthest_before IS NULL OR h.to_stage > h.furthest_before)
 ), reached AS (
     SELECT s.stage, s.ordinal, COALESCE(c.a[s.n], 0)::pg_catalog.int8 AS reached, c.a[s.n + s.k] AS reached_amount
@@ -352,7 +352,7 @@ WITH stages AS (
 SELECT r.stage::pg_catalog.text AS stage,
        r.ordinal,
        r.reached,
-       %8$s AS reached_amount,
+       %7$s AS reached_amount,
        r.reached::pg_catalog.float8
          / NULLIF(pg_catalog.lag(r.reached) OVER w, 0)::pg_catalog.float8 AS conversion_from_previous,
        r.reached::pg_catalog.float8
@@ -360,7 +360,7 @@ SELECT r.stage::pg_catalog.text AS stage,
   FROM reached r
 WINDOW w AS (ORDER BY r.ordinal)
  ORDER BY r.ordinal$v$,
-		stype_name, coalesce(amount_expr, 'NULL::pg_catalog.numeric'), h_keys,
+		stype_name, coalesce(amount_expr, 'NULL::pg_catalog.numeric'),
 		h_name, lost_stages, t_name, join_ht,
 		CASE WHEN amount_expr IS NULL THEN 'NULL::pg_catalog.numeric'
 			 ELSE 'COALESCE(r.reached_amount, 0::pg_catalog.numeric)' END);

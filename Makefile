@@ -24,12 +24,12 @@ UPGRADE_11   = sql/$(EXTENSION)--1.0--1.1.sql
 INSTALL_11   = sql/$(EXTENSION)--1.1.sql
 DATA_built   = $(INSTALL_10) $(UPGRADE_11) $(INSTALL_11)
 
-# pg_regress reads test/sql/*.sql, compares with ./expected/*.out.
+# pg_regress reads test/sql/*.sql and compares with test/expected/*.out.
 REGRESS      = $(sort $(notdir $(basename $(wildcard test/sql/*.sql))))
 REGRESS_OPTS = --inputdir=test --load-extension=plpgsql
 ISOLATION    = $(sort $(notdir $(basename $(wildcard test/specs/*.spec))))
-# isolation writes next to pg_regress so both read ./expected
-ISOLATION_OPTS = --inputdir=test --outputdir=.
+# pg_isolation_regress writes into output_iso/ and reads test/expected too
+ISOLATION_OPTS = --inputdir=test
 
 PG_CPPFLAGS  = -I$(srcdir)/src -DPIPELINE_VERSION='"$(EXTVERSION)"'
 PG_CFLAGS    = -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers -Wno-sign-compare

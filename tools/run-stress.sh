@@ -4,7 +4,8 @@
 #   1. fuzz    the state input functions (text and binary), STRESS_FUZZ_CASES
 #              text cases (default 300000) and STRESS_FUZZ_BINARY binary ones
 #              (default 20000): no internal error, every accepted state reads
-#              back to itself.
+#              back to itself, and of each kind some cases accepted and some
+#              rejected.
 #   2. sqlsmith against a database with the extension, a registered custom
 #              stage type and attached plain and partitioned tables with
 #              history, for STRESS_SQLSMITH_SECONDS (default 120): no backend
@@ -83,6 +84,15 @@ if [[ " $ONLY " == *" fuzz "* ]]; then
 		status=1
 		head -n 50 "$DIR/fuzz.warnings"
 	fi
+	# a mutator that only ever produced garbage (or only valid states) would
+	# pass the checks above without testing one of the two paths
+	for n in "${accepted:-0}" "${rejected:-0}" "${baccepted:-0}" "${brejected:-0}"; do
+		if [ "$n" = 0 ]; then
+			echo "fuzz: all cases of one kind were accepted, or all rejected: only one path was tested"
+			status=1
+			break
+		fi
+	done
 	echo "fuzz: crashed backends: $(crashed)"
 fi
 

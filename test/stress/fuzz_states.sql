@@ -1,7 +1,7 @@
 -- Fuzzer for the state types' input functions (pipeline.count_state and
 -- pipeline.amount_state), in PL/pgSQL so that it needs nothing but psql.
--- Loaded by test/sql/fuzz_states_short.sql (a short run in `make test`) and
--- by tools/run-stress.sh (the long run in `make stress`).
+-- Loaded by tools/run-stress.sh (`make stress`; STRESS_ONLY=fuzz runs
+-- only this part).
 --
 -- Each case takes a valid state from a corpus made by the aggregates
 -- themselves, mutates it (replace, insert, delete, truncate, duplicate,

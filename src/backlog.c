@@ -4,7 +4,7 @@
  *		backlog_ratio over a period and book_to_bill, with their inverse
  *		transition functions for moving windows.
  *
- * Definitions (DESIGN.md): an order is on the books at instant t when
+ * Definitions (docs/aggregates.md, "Backlog over time"): an order is on the books at instant t when
  * booked_at < t and (fulfilled_at IS NULL or fulfilled_at >= t); periods are
  * [lower, upper) with a finite upper bound and an inclusive or unbounded
  * lower bound.  Then

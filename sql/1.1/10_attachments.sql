@@ -881,7 +881,7 @@ COMMENT ON VIEW pipeline.attachments IS 'pipeline: every attached table, its sta
 GRANT SELECT ON pipeline.attachments TO PUBLIC;
 
 -- The two columns a history row carries so that the views need no window
--- over a key's history (DESIGN.md, "Metrics as of any date"):
+-- over a key's history (docs/transitions.md, "History"):
 -- from_entered_at, when the row entered from_stage (NULL for a creation),
 -- and furthest_before, the furthest non-lost stage among the key's earlier
 -- rows (NULL when none).  record_transition() fills them as it writes, the

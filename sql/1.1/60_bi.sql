@@ -1,6 +1,6 @@
 /* pipeline 1.1: for BI tools and applications -- chartable durations,
    text-parameter rule helpers, comments everywhere, grants that follow the
-   table (DESIGN.md, "For BI tools and applications") */
+   table (docs/views.md and docs/applications.md) */
 
 -- ---------------------------------------------------------------------------
 -- Durations in days.  JDBC maps interval to OTHER (PGInterval), psqlODBC
@@ -80,8 +80,8 @@ END
 $$;
 
 -- Attach hook: create <target>_stage_visits, _stage_durations, _rotting and
--- _funnel over `history` (DESIGN.md, "Views for BI tools" and "For BI
--- tools and applications").  Called by pipeline.attach with track_history;
+-- _funnel over `history` (docs/views.md, "Which views" and
+-- "Columns").  Called by pipeline.attach with track_history;
 -- idempotent.
 --
 -- A key's history is ordered by (changed_at, seq): changed_at may come from

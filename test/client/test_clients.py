@@ -365,7 +365,7 @@ def views_read_with_python_types():
 
 @test
 def dashboard_queries_run():
-    """The sample dashboard queries of docs/reporting.md."""
+    """The sample dashboard queries of docs/views.md ("A sample dashboard")."""
     eng = engine()
     with eng.connect() as conn:
         q = lambda sql: conn.execute(sqlalchemy.text(sql)).all()

@@ -1,6 +1,6 @@
 #!/bin/bash
-# The managed-PostgreSQL journey (DESIGN.md, Version 1.1, "Managed
-# PostgreSQL: nothing needs a superuser"), run by `make test` inside the
+# The managed-PostgreSQL journey (docs/operations.md, "Managed PostgreSQL":
+# nothing needs a superuser), run by `make test` inside the
 # throwaway cluster (tools/run-tests.sh: in_cluster test/managed/run.sh;
 # needs a superuser connection in the PG* environment, as pg_virtualenv
 # gives).  The superuser only creates a role with LOGIN CREATEDB and drops

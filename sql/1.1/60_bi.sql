@@ -493,13 +493,43 @@ BEGIN
 END
 $$;
 
--- As in 1.0 (sql/1.0/30_count_aggregates.sql), plus the comments.
+-- One per-type aggregate in both forms: plain (with a combine function,
+-- for parallel and distributed plans) and moving (window frames subtract
+-- the row that leaves through the inverse).  Every per-type aggregate but
+-- furthest_stage (65_furthest_stage.sql) has this shape; the declaring
+-- functions below list theirs, one row each.  `args` is the argument list
+-- with the type already in it; the other names are of pipeline's own
+-- functions and state types.
+CREATE FUNCTION pipeline._create_stage_aggregate(name text, args text, sfunc text, minvfunc text,
+												 stype text, combinefunc text, finalfunc text) RETURNS void
+	LANGUAGE plpgsql
+	SET search_path = pg_catalog, pg_temp
+AS $fn$
+BEGIN
+	EXECUTE pg_catalog.format($ddl$
+		CREATE OR REPLACE AGGREGATE pipeline.%1$I(%2$s) (
+			SFUNC = pipeline.%3$I,
+			STYPE = pipeline.%5$I,
+			COMBINEFUNC = pipeline.%6$I,
+			FINALFUNC = pipeline.%7$I,
+			MSFUNC = pipeline.%3$I,
+			MINVFUNC = pipeline.%4$I,
+			MSTYPE = pipeline.%5$I,
+			MFINALFUNC = pipeline.%7$I,
+			PARALLEL = SAFE)
+		$ddl$, name, args, sfunc, minvfunc, stype, combinefunc, finalfunc);
+END
+$fn$;
+
+-- As in 1.0 (sql/1.0/30_count_aggregates.sql), plus the comments; the
+-- aggregates from one table of signatures.
 CREATE OR REPLACE FUNCTION pipeline._declare_count_aggregates(stage_type regtype) RETURNS void
 	LANGUAGE plpgsql
 	SET search_path = pg_catalog, pg_temp
 AS $fn$
 DECLARE
 	t text;
+	a record;
 BEGIN
 	SELECT format('%I.%I', n.nspname, ty.typname) INTO t
 	  FROM pg_catalog.pg_type ty
@@ -511,54 +541,19 @@ BEGIN
 				  HINT = 'Pipeline aggregates are declared for enum types registered with pipeline.define_stages.';
 	END IF;
 
-	EXECUTE format($ddl$
-		CREATE OR REPLACE AGGREGATE pipeline.conversion_rate(reached %1$s, target %1$s) (
-			SFUNC = pipeline._conversion_reached_trans,
-			STYPE = pipeline.count_state,
-			COMBINEFUNC = pipeline._count_combine,
-			FINALFUNC = pipeline._count_ratio_final,
-			MSFUNC = pipeline._conversion_reached_trans,
-			MINVFUNC = pipeline._conversion_reached_inv,
-			MSTYPE = pipeline.count_state,
-			MFINALFUNC = pipeline._count_ratio_final,
-			PARALLEL = SAFE)
-		$ddl$, t);
-	EXECUTE format($ddl$
-		CREATE OR REPLACE AGGREGATE pipeline.conversion_rate(reached %1$s, from_stage %1$s, to_stage %1$s) (
-			SFUNC = pipeline._conversion_step_trans,
-			STYPE = pipeline.count_state,
-			COMBINEFUNC = pipeline._count_combine,
-			FINALFUNC = pipeline._count_ratio_final,
-			MSFUNC = pipeline._conversion_step_trans,
-			MINVFUNC = pipeline._conversion_step_inv,
-			MSTYPE = pipeline.count_state,
-			MFINALFUNC = pipeline._count_ratio_final,
-			PARALLEL = SAFE)
-		$ddl$, t);
-	EXECUTE format($ddl$
-		CREATE OR REPLACE AGGREGATE pipeline.win_rate(stage %1$s) (
-			SFUNC = pipeline._win_rate_trans,
-			STYPE = pipeline.count_state,
-			COMBINEFUNC = pipeline._count_combine,
-			FINALFUNC = pipeline._count_ratio_final,
-			MSFUNC = pipeline._win_rate_trans,
-			MINVFUNC = pipeline._win_rate_inv,
-			MSTYPE = pipeline.count_state,
-			MFINALFUNC = pipeline._count_ratio_final,
-			PARALLEL = SAFE)
-		$ddl$, t);
-	EXECUTE format($ddl$
-		CREATE OR REPLACE AGGREGATE pipeline.funnel(reached %1$s) (
-			SFUNC = pipeline._stage_counts_trans,
-			STYPE = pipeline.count_state,
-			COMBINEFUNC = pipeline._count_combine,
-			FINALFUNC = pipeline._funnel_final,
-			MSFUNC = pipeline._stage_counts_trans,
-			MINVFUNC = pipeline._stage_counts_inv,
-			MSTYPE = pipeline.count_state,
-			MFINALFUNC = pipeline._funnel_final,
-			PARALLEL = SAFE)
-		$ddl$, t);
+	FOR a IN
+		SELECT * FROM (VALUES
+			('conversion_rate', 'reached %1$s, target %1$s',
+			 '_conversion_reached_trans', '_conversion_reached_inv', '_count_ratio_final'),
+			('conversion_rate', 'reached %1$s, from_stage %1$s, to_stage %1$s',
+			 '_conversion_step_trans', '_conversion_step_inv', '_count_ratio_final'),
+			('win_rate', 'stage %1$s', '_win_rate_trans', '_win_rate_inv', '_count_ratio_final'),
+			('funnel', 'reached %1$s', '_stage_counts_trans', '_stage_counts_inv', '_funnel_final')
+		) AS v(name, args, sfunc, minvfunc, finalfunc)
+	LOOP
+		PERFORM pipeline._create_stage_aggregate(a.name, format(a.args, t), a.sfunc, a.minvfunc,
+												 'count_state', '_count_combine', a.finalfunc);
+	END LOOP;
 	-- The final function must be declared to return the enum type itself
 	-- (Citus compares it with the aggregate's result type): a LANGUAGE sql
 	-- wrapper, which any role can restore from a dump.
@@ -579,33 +574,24 @@ CREATE OR REPLACE FUNCTION pipeline._declare_amount_aggregates(stage_type regtyp
 	LANGUAGE plpgsql
 	SET search_path = pg_catalog, pg_temp
 	AS $$
+DECLARE
+	a record;
 BEGIN
-	EXECUTE pg_catalog.format($ddl$
-		CREATE OR REPLACE AGGREGATE pipeline.win_rate(stage %1$s, amount numeric) (
-			SFUNC = pipeline._win_rate_amount_trans,
-			STYPE = pipeline.amount_state,
-			COMBINEFUNC = pipeline._amount_combine,
-			FINALFUNC = pipeline._amount_final,
-			MSFUNC = pipeline._win_rate_amount_trans,
-			MINVFUNC = pipeline._win_rate_amount_inv,
-			MSTYPE = pipeline.amount_state,
-			MFINALFUNC = pipeline._amount_final,
-			PARALLEL = SAFE)$ddl$, stage_type);
-	EXECUTE pg_catalog.format($ddl$
-		CREATE OR REPLACE AGGREGATE pipeline.weighted_pipeline(stage %1$s, amount numeric) (
-			SFUNC = pipeline._weighted_pipeline_trans,
-			STYPE = pipeline.amount_state,
-			COMBINEFUNC = pipeline._amount_combine,
-			FINALFUNC = pipeline._amount_final,
-			MSFUNC = pipeline._weighted_pipeline_trans,
-			MINVFUNC = pipeline._weighted_pipeline_inv,
-			MSTYPE = pipeline.amount_state,
-			MFINALFUNC = pipeline._amount_final,
-			PARALLEL = SAFE)$ddl$, stage_type);
+	FOR a IN
+		SELECT * FROM (VALUES
+			('win_rate', '_win_rate_amount_trans', '_win_rate_amount_inv'),
+			('weighted_pipeline', '_weighted_pipeline_trans', '_weighted_pipeline_inv')
+		) AS v(name, sfunc, minvfunc)
+	LOOP
+		PERFORM pipeline._create_stage_aggregate(a.name, pg_catalog.format('stage %s, amount numeric', stage_type),
+												 a.sfunc, a.minvfunc, 'amount_state', '_amount_combine', '_amount_final');
+	END LOOP;
 	PERFORM pipeline._comment_stage_aggregates(stage_type);
 END
 $$;
 
+REVOKE ALL ON FUNCTION pipeline._create_stage_aggregate(text, text, text, text, text, text, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION pipeline._create_stage_aggregate(text, text, text, text, text, text, text) TO @extowner@;
 REVOKE ALL ON FUNCTION pipeline._comment_stage_aggregates(regtype) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION pipeline._comment_stage_aggregates(regtype) TO @extowner@;
 
@@ -781,6 +767,8 @@ COMMENT ON FUNCTION pipeline._comment_history_table(regclass, regclass, name) IS
 	'internal: comment a history table and its columns';
 COMMENT ON FUNCTION pipeline._comment_stage_aggregates(regtype) IS
 	'internal: comment the per-type aggregates of a stage type';
+COMMENT ON FUNCTION pipeline._create_stage_aggregate(text, text, text, text, text, text, text) IS
+	'internal: create or replace one per-type aggregate (plain, parallel and moving forms)';
 COMMENT ON FUNCTION pipeline._declare_count_aggregates(regtype) IS
 	'internal: declare conversion_rate, win_rate, funnel and furthest_stage for a stage type';
 COMMENT ON FUNCTION pipeline._drop_count_aggregates(regtype) IS

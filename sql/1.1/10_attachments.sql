@@ -495,6 +495,68 @@ BEGIN
 END
 $$;
 
+-- Make the grants on dest follow the SELECT grants on source, a table of
+-- the same owner: the same grantees (PUBLIC included) get SELECT on a
+-- relation (a history table or view), with the same grant option, or
+-- EXECUTE on a function (a <prefix>_stage_at), without one, and nobody
+-- else keeps it.  Other privileges are left alone; between objects of
+-- different owners nothing is done.
+CREATE FUNCTION pipeline._copy_grants(source regclass, dest oid, dest_is_function boolean) RETURNS void
+	LANGUAGE plpgsql
+	SET search_path = pg_catalog, pg_temp
+	AS $$
+DECLARE
+	owner		oid;
+	dest_acl	aclitem[];
+	object		text;
+	privilege	text := CASE WHEN dest_is_function THEN 'EXECUTE' ELSE 'SELECT' END;
+	g			record;
+BEGIN
+	IF dest_is_function THEN
+		SELECT p.proowner, coalesce(p.proacl, pg_catalog.acldefault('f', p.proowner)),
+			   'FUNCTION ' || p.oid::pg_catalog.regprocedure::text
+		  INTO owner, dest_acl, object
+		  FROM pg_catalog.pg_proc p WHERE p.oid = dest;
+	ELSE
+		SELECT c.relowner, coalesce(c.relacl, pg_catalog.acldefault('r', c.relowner)),
+			   c.oid::pg_catalog.regclass::text
+		  INTO owner, dest_acl, object
+		  FROM pg_catalog.pg_class c WHERE c.oid = dest;
+	END IF;
+	IF owner IS NULL OR owner IS DISTINCT FROM (SELECT c.relowner FROM pg_catalog.pg_class c WHERE c.oid = source) THEN
+		RETURN;
+	END IF;
+	FOR g IN
+		WITH want AS (
+			SELECT a.grantee, pg_catalog.bool_or(a.is_grantable) AND NOT dest_is_function AS grantable
+			  FROM pg_catalog.pg_class c,
+				   pg_catalog.aclexplode(coalesce(c.relacl, pg_catalog.acldefault('r', c.relowner))) a
+			 WHERE c.oid = source AND a.privilege_type = 'SELECT' AND a.grantee <> owner
+			 GROUP BY a.grantee),
+		have AS (
+			SELECT a.grantee, pg_catalog.bool_or(a.is_grantable) AND NOT dest_is_function AS grantable
+			  FROM pg_catalog.aclexplode(dest_acl) a
+			 WHERE a.privilege_type = privilege AND a.grantee <> owner
+			 GROUP BY a.grantee)
+		SELECT coalesce(w.grantee, h.grantee) AS grantee,
+			   CASE WHEN w.grantee IS NULL THEN 'REVOKE %1$s ON %2$s FROM %3$s CASCADE'
+					WHEN h.grantee IS NULL OR (w.grantable AND NOT h.grantable)
+						THEN 'GRANT %1$s ON %2$s TO %3$s' || CASE WHEN w.grantable THEN ' WITH GRANT OPTION' ELSE '' END
+					WHEN h.grantable AND NOT w.grantable THEN 'REVOKE GRANT OPTION FOR %1$s ON %2$s FROM %3$s CASCADE'
+			   END AS command
+		  FROM want w FULL JOIN have h ON h.grantee = w.grantee
+	LOOP
+		IF g.command IS NOT NULL THEN
+			EXECUTE pg_catalog.format(g.command, privilege, object,
+				CASE WHEN g.grantee = 0 THEN 'PUBLIC'
+					 ELSE pg_catalog.quote_ident(pg_catalog.pg_get_userbyid(g.grantee)) END);
+		END IF;
+	END LOOP;
+END
+$$;
+COMMENT ON FUNCTION pipeline._copy_grants(regclass, oid, boolean) IS
+	'internal: make the SELECT grants of a relation, or the EXECUTE grants of a function, follow the SELECT grants of a table of the same owner';
+
 DROP FUNCTION pipeline.attach(regclass, name, text, boolean);
 CREATE FUNCTION pipeline.attach(target regclass, stage_column name DEFAULT 'stage',
 								ruleset text DEFAULT 'strict', track_history boolean DEFAULT true,
@@ -522,7 +584,6 @@ CREATE FUNCTION pipeline.attach(target regclass, stage_column name DEFAULT 'stag
 		ecol record;
 		src record;
 		n text;
-		g record;
 		other record;
 		cfg record;
 	BEGIN
@@ -791,17 +852,7 @@ CREATE FUNCTION pipeline.attach(target regclass, stage_column name DEFAULT 'stag
 		IF (SELECT c.relowner FROM pg_catalog.pg_class c WHERE c.oid = hist_oid) <> rel.relowner THEN
 			EXECUTE format('ALTER TABLE %s OWNER TO %I', hist_qual, rel.owner_name);
 		END IF;
-		FOR g IN
-			SELECT a.grantee, bool_or(a.is_grantable) AS is_grantable
-			  FROM pg_catalog.aclexplode(rel.relacl) AS a
-			 WHERE a.privilege_type = 'SELECT' AND a.grantee <> rel.relowner
-			 GROUP BY a.grantee
-		LOOP
-			EXECUTE format('GRANT SELECT ON %s TO %s%s', hist_qual,
-						   CASE WHEN g.grantee = 0 THEN 'PUBLIC'
-								ELSE pg_catalog.quote_ident(pg_catalog.pg_get_userbyid(g.grantee)) END,
-						   CASE WHEN g.is_grantable THEN ' WITH GRANT OPTION' ELSE '' END);
-		END LOOP;
+		PERFORM pipeline._copy_grants(target, hist_oid, false);
 
 		PERFORM pipeline._create_triggers(target, stage_column, true, entered_at_column IS NOT NULL);
 

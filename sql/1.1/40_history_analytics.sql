@@ -186,7 +186,6 @@ DECLARE
 	vname text;
 	clash name;
 	old regprocedure;
-	g record;
 	key_comments text[] := '{}';
 	k name;
 	body text;
@@ -247,14 +246,7 @@ END$f$,
 		fname, p.key_defs, p.stype, body, CASE WHEN citus THEN 'RESTRICTED' ELSE 'SAFE' END);
 	EXECUTE pg_catalog.format('ALTER FUNCTION %s(timestamptz) OWNER TO %I', fname, owner);
 	EXECUTE pg_catalog.format('REVOKE ALL ON FUNCTION %s(timestamptz) FROM PUBLIC', fname);
-	FOR g IN
-		SELECT DISTINCT a.grantee
-		  FROM pg_catalog.pg_class c, pg_catalog.aclexplode(c.relacl) a
-		 WHERE c.oid = target AND a.privilege_type = 'SELECT' AND a.grantee <> c.relowner
-	LOOP
-		EXECUTE pg_catalog.format('GRANT EXECUTE ON FUNCTION %s(timestamptz) TO %s', fname,
-			CASE WHEN g.grantee = 0 THEN 'PUBLIC' ELSE pg_catalog.quote_ident(pg_catalog.pg_get_userbyid(g.grantee)) END);
-	END LOOP;
+	PERFORM pipeline._copy_grants(target, pg_catalog.to_regprocedure(fname || '(timestamp with time zone)'), true);
 	EXECUTE pg_catalog.format('COMMENT ON FUNCTION %s(timestamptz) IS %L', fname,
 		pg_catalog.format('pipeline: the rows of %s as of the instant as_of began (their stage, when they entered it, the furthest stage they had reached), from %s',
 						  p.t_name, p.h_name));

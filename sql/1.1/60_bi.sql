@@ -853,94 +853,6 @@ CREATE FUNCTION pipeline._grant_relations(pg_ddl_command) RETURNS oid[]
 	AS 'MODULE_PATHNAME', 'pipeline_grant_relations'
 	LANGUAGE C STABLE STRICT PARALLEL RESTRICTED;
 
--- Make dest's SELECT grants those of source: the same grantees (PUBLIC
--- included), with the same grant option; other privileges are left alone.
--- Only between relations of one owner (a history table and the views of
--- an attachment belong to the table's owner): anything else is left as is.
-CREATE FUNCTION pipeline._copy_select_grants(source regclass, dest regclass) RETURNS void
-	LANGUAGE plpgsql
-	SET search_path = pg_catalog, pg_temp
-	AS $$
-DECLARE
-	owner	oid;
-	g		record;
-BEGIN
-	SELECT s.relowner INTO owner
-	  FROM pg_catalog.pg_class s JOIN pg_catalog.pg_class d ON d.relowner = s.relowner
-	 WHERE s.oid = source AND d.oid = dest;
-	IF owner IS NULL THEN
-		RETURN;
-	END IF;
-	FOR g IN
-		WITH want AS (
-			SELECT a.grantee, pg_catalog.bool_or(a.is_grantable) AS grantable
-			  FROM pg_catalog.pg_class c, pg_catalog.aclexplode(c.relacl) a
-			 WHERE c.oid = source AND a.privilege_type = 'SELECT' AND a.grantee <> owner
-			 GROUP BY a.grantee),
-		have AS (
-			SELECT a.grantee, pg_catalog.bool_or(a.is_grantable) AS grantable
-			  FROM pg_catalog.pg_class c, pg_catalog.aclexplode(c.relacl) a
-			 WHERE c.oid = dest AND a.privilege_type = 'SELECT' AND a.grantee <> owner
-			 GROUP BY a.grantee)
-		SELECT coalesce(w.grantee, h.grantee) AS grantee,
-			   CASE WHEN w.grantee IS NULL THEN 'REVOKE SELECT ON %s FROM %s CASCADE'
-					WHEN h.grantee IS NULL OR (w.grantable AND NOT h.grantable)
-						THEN 'GRANT SELECT ON %s TO %s' || CASE WHEN w.grantable THEN ' WITH GRANT OPTION' ELSE '' END
-					WHEN h.grantable AND NOT w.grantable THEN 'REVOKE GRANT OPTION FOR SELECT ON %s FROM %s CASCADE'
-			   END AS command
-		  FROM want w FULL JOIN have h ON h.grantee = w.grantee
-	LOOP
-		IF g.command IS NOT NULL THEN
-			EXECUTE pg_catalog.format(g.command, dest,
-				CASE WHEN g.grantee = 0 THEN 'PUBLIC'
-					 ELSE pg_catalog.quote_ident(pg_catalog.pg_get_userbyid(g.grantee)) END);
-		END IF;
-	END LOOP;
-END
-$$;
-
--- Make the EXECUTE grants of a function (a <prefix>_stage_at) follow the
--- SELECT grants of a table of the same owner: whoever may read the table
--- may call it, nobody else.
-CREATE FUNCTION pipeline._copy_execute_grants(source regclass, dest regprocedure) RETURNS void
-	LANGUAGE plpgsql
-	SET search_path = pg_catalog, pg_temp
-	AS $$
-DECLARE
-	owner	oid;
-	g		record;
-BEGIN
-	SELECT s.relowner INTO owner
-	  FROM pg_catalog.pg_class s JOIN pg_catalog.pg_proc d ON d.proowner = s.relowner
-	 WHERE s.oid = source AND d.oid = dest;
-	IF owner IS NULL THEN
-		RETURN;
-	END IF;
-	FOR g IN
-		WITH want AS (
-			SELECT DISTINCT a.grantee
-			  FROM pg_catalog.pg_class c,
-				   pg_catalog.aclexplode(coalesce(c.relacl, pg_catalog.acldefault('r', c.relowner))) a
-			 WHERE c.oid = source AND a.privilege_type = 'SELECT' AND a.grantee <> owner),
-		have AS (
-			SELECT DISTINCT a.grantee
-			  FROM pg_catalog.pg_proc p,
-				   pg_catalog.aclexplode(coalesce(p.proacl, pg_catalog.acldefault('f', p.proowner))) a
-			 WHERE p.oid = dest AND a.privilege_type = 'EXECUTE' AND a.grantee <> owner)
-		SELECT coalesce(w.grantee, h.grantee) AS grantee,
-			   CASE WHEN w.grantee IS NULL THEN 'REVOKE EXECUTE ON FUNCTION %s FROM %s CASCADE'
-					WHEN h.grantee IS NULL THEN 'GRANT EXECUTE ON FUNCTION %s TO %s' END AS command
-		  FROM want w FULL JOIN have h ON h.grantee = w.grantee
-	LOOP
-		IF g.command IS NOT NULL THEN
-			EXECUTE pg_catalog.format(g.command, dest,
-				CASE WHEN g.grantee = 0 THEN 'PUBLIC'
-					 ELSE pg_catalog.quote_ident(pg_catalog.pg_get_userbyid(g.grantee)) END);
-		END IF;
-	END LOOP;
-END
-$$;
-
 -- Event trigger (ddl_command_end, GRANT and REVOKE): for each attachment
 -- whose table the command changed, copy the table's SELECT grants to its
 -- history table and views, and to EXECUTE on its <prefix>_stage_at.  SECURITY DEFINER: whoever may grant on the
@@ -957,8 +869,7 @@ CREATE FUNCTION pipeline._sync_grants() RETURNS event_trigger
 	AS $$
 DECLARE
 	a	record;
-	r	regclass;
-	f	regprocedure;
+	d	record;
 BEGIN
 	FOR a IN
 		SELECT DISTINCT x.target, x.stage_column, x.history, x.views
@@ -967,32 +878,25 @@ BEGIN
 		  JOIN pipeline.attached_tables x ON x.target::pg_catalog.oid = g.relid
 		 WHERE NOT c.in_extension
 	LOOP
-		FOR r IN
-			SELECT c.oid::pg_catalog.regclass
+		FOR d IN
+			SELECT c.oid, false AS is_function, c.oid::pg_catalog.regclass::text AS name
 			  FROM pg_catalog.unnest(CASE WHEN a.history IS NULL THEN '{}'::pg_catalog.regclass[]
 										  ELSE ARRAY[a.history] END || a.views) AS u(rel)
 			  JOIN pg_catalog.pg_class c ON c.oid = u.rel
+			UNION ALL
+			SELECT f.oid, true, f.oid::pg_catalog.regprocedure::text
+			  FROM (SELECT pipeline._stage_at_function(a.target, a.stage_column)::pg_catalog.oid AS oid) f
+			 WHERE f.oid IS NOT NULL
 		LOOP
 			BEGIN
-				PERFORM pipeline._copy_select_grants(a.target, r);
+				PERFORM pipeline._copy_grants(a.target, d.oid, d.is_function);
 			EXCEPTION WHEN insufficient_privilege THEN
-				RAISE WARNING 'could not copy the SELECT grants of % to %', a.target, r
+				RAISE WARNING 'could not copy the SELECT grants of % to %', a.target, d.name
 					USING DETAIL = SQLERRM,
 						  HINT = pg_catalog.format('Run pipeline.attach(%L, %L) again as the table''s owner.',
 												   a.target::text, a.stage_column);
 			END;
 		END LOOP;
-		f := pipeline._stage_at_function(a.target, a.stage_column);
-		IF f IS NOT NULL THEN
-			BEGIN
-				PERFORM pipeline._copy_execute_grants(a.target, f);
-			EXCEPTION WHEN insufficient_privilege THEN
-				RAISE WARNING 'could not copy the SELECT grants of % to %', a.target, f
-					USING DETAIL = SQLERRM,
-						  HINT = pg_catalog.format('Run pipeline.attach(%L, %L) again as the table''s owner.',
-												   a.target::text, a.stage_column);
-			END;
-		END IF;
 	END LOOP;
 END
 $$;
@@ -1008,15 +912,11 @@ COMMENT ON FUNCTION pipeline._sync_grants() IS
 	'internal: event trigger function of pipeline_sync_grants';
 COMMENT ON FUNCTION pipeline._grant_relations(pg_ddl_command) IS
 	'internal: the relations whose SELECT privilege a GRANT or REVOKE changed';
-COMMENT ON FUNCTION pipeline._copy_select_grants(regclass, regclass) IS
-	'internal: make the SELECT grants of a relation those of another of the same owner';
-COMMENT ON FUNCTION pipeline._copy_execute_grants(regclass, regprocedure) IS
-	'internal: make the EXECUTE grants of a function the SELECT grants of a table of the same owner';
 
 -- Upgrade from 1.0, which copied grants only at attach: the history tables
 -- get their table's SELECT grants now (the views were recreated with them).
-SELECT pipeline._copy_select_grants(a.target, a.history)
+SELECT pipeline._copy_grants(a.target, a.history, false)
   FROM pipeline.attached_tables a JOIN pg_catalog.pg_class h ON h.oid = a.history;
-SELECT pipeline._copy_execute_grants(a.target, pipeline._stage_at_function(a.target, a.stage_column))
+SELECT pipeline._copy_grants(a.target, pipeline._stage_at_function(a.target, a.stage_column), true)
   FROM pipeline.attached_tables a
  WHERE pipeline._stage_at_function(a.target, a.stage_column) IS NOT NULL;

@@ -580,17 +580,8 @@ parse_kind(const char *tok, const char *input, Node *escontext)
 static bool
 check_version(int64 version, Node *escontext)
 {
-	if (version != AMOUNT_STATE_VERSION)
-	{
-		compat_errsave(escontext,
-					   (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-						errmsg("unsupported pipeline.amount_state format version " INT64_FORMAT, version),
-						errdetail("This version of the pipeline extension reads format version %d.",
-								  AMOUNT_STATE_VERSION),
-						errhint("Install the same version of the pipeline extension on every node.")));
-		return false;
-	}
-	return true;
+	return pipeline_check_state_version("pipeline.amount_state", version, AMOUNT_STATE_VERSION,
+										ERRCODE_INVALID_PARAMETER_VALUE, escontext);
 }
 
 /* Split the text form into parts; false after a soft error. */

@@ -172,17 +172,9 @@ pipeline_count_state_in(PG_FUNCTION_ARGS)
 
 	if (*p++ != 'v' || !parse_count(&p, &version) || *p++ != ':')
 		COUNT_STATE_SYNTAX_ERROR(str, "It does not start with a format version such as \"v1:\".");
-	if (version != COUNT_STATE_VERSION)
-	{
-		compat_errsave(escontext,
-					   (errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),
-						errmsg("unsupported pipeline.count_state format version %lld",
-							   (long long) version),
-						errdetail("This version of the pipeline extension reads format version %d.",
-								  COUNT_STATE_VERSION),
-						errhint("Install the same version of the pipeline extension on every node.")));
+	if (!pipeline_check_state_version("pipeline.count_state", version, COUNT_STATE_VERSION,
+									  ERRCODE_INVALID_TEXT_REPRESENTATION, escontext))
 		return (Datum) 0;
-	}
 
 	colon = strchr(p, ':');
 	if (colon == NULL)
@@ -275,13 +267,8 @@ pipeline_count_state_recv(PG_FUNCTION_ARGS)
 	CountState *s;
 
 	version = pq_getmsgbyte(buf);
-	if (version != COUNT_STATE_VERSION)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_BINARY_REPRESENTATION),
-				 errmsg("unsupported pipeline.count_state format version %d", version),
-				 errdetail("This version of the pipeline extension reads format version %d.",
-						   COUNT_STATE_VERSION),
-				 errhint("Install the same version of the pipeline extension on every node.")));
+	(void) pipeline_check_state_version("pipeline.count_state", version, COUNT_STATE_VERSION,
+										ERRCODE_INVALID_BINARY_REPRESENTATION, NULL);
 	kind = pq_getmsgbyte(buf);
 	nstages = (int32) pq_getmsgint(buf, 4);
 	ncounts = (int32) pq_getmsgint(buf, 4);

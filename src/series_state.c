@@ -38,6 +38,7 @@
 #include "utils/memutils.h"
 #include "utils/timestamp.h"
 
+#include "pipeline.h"
 #include "series_state.h"
 
 PG_FUNCTION_INFO_V1(pipeline_backlog_series_state_in);
@@ -592,17 +593,8 @@ series_flatten_into(ExpandedObjectHeader *eohptr, void *result, Size allocated_s
 static bool
 check_version(int64 version, Node *escontext)
 {
-	if (version != SERIES_STATE_VERSION)
-	{
-		compat_errsave(escontext,
-					   (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-						errmsg("unsupported pipeline.backlog_series_state format version " INT64_FORMAT, version),
-						errdetail("This version of the pipeline extension reads format version %d.",
-								  SERIES_STATE_VERSION),
-						errhint("Install the same version of the pipeline extension on every node.")));
-		return false;
-	}
-	return true;
+	return pipeline_check_state_version("pipeline.backlog_series_state", version, SERIES_STATE_VERSION,
+										ERRCODE_INVALID_PARAMETER_VALUE, escontext);
 }
 
 /* A flat state that does not hold together: only a damaged datum gets here. */

@@ -499,25 +499,12 @@ pipeline_amount_state_out(PG_FUNCTION_ARGS)
 static bool
 parse_sum(char *tok, const char *input, Node *escontext, StateParts *p, int i)
 {
-	char	   *f[4];
 	int64		dscale;
 
-	for (int k = 0; k < 4; k++)
-	{
-		f[k] = tok;
-		if (k < 3)
-		{
-			tok = strchr(tok, ':');
-			if (tok == NULL)
-				return bad_state(escontext, input, "A sum is written <count>:<scale>:<count at scale>:<value>.");
-			*tok++ = '\0';
-		}
-	}
-	if (!exact_parse_int64(f[0], &p->count[i]) || !exact_parse_int64(f[1], &dscale) ||
-		!exact_parse_int64(f[2], &p->dscale_count[i]) || dscale < -1 || dscale > INT_MAX)
+	if (!exact_parse_sum_field(tok, &p->count[i], &dscale, &p->dscale_count[i], &p->value[i]) ||
+		dscale < -1 || dscale > INT_MAX)
 		return bad_state(escontext, input, "A sum is written <count>:<scale>:<count at scale>:<value>.");
 	p->dscale[i] = (int32) dscale;
-	p->value[i] = f[3];
 	return true;
 }
 

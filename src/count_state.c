@@ -112,6 +112,25 @@ count_state_problem(int kind, int64 nstages, int64 ncounts, const int64 *counts,
 }
 
 /*
+ * The state that decoded fields make, or NULL with *problem set when they
+ * do not form a valid one (count_state_problem): how the text and binary
+ * input functions build their result.
+ */
+static CountState *
+count_state_from_fields(int kind, int64 nstages, int64 ncounts, const int64 *counts,
+						const char *name, int64 name_len, const char **problem)
+{
+	CountState *s;
+
+	*problem = count_state_problem(kind, nstages, ncounts, counts, name, name_len);
+	if (*problem)
+		return NULL;
+	s = count_state_make(kind, (int) nstages, name, (int) name_len);
+	memcpy(s->counts, counts, sizeof(int64) * ncounts);
+	return s;
+}
+
+/*
  * Parse a non-negative decimal integer (no sign, no spaces) at *p, leaving
  * *p after it; false when there is none or it overflows int64.
  */
@@ -212,12 +231,9 @@ pipeline_count_state_in(PG_FUNCTION_ARGS)
 		COUNT_STATE_SYNTAX_ERROR(str, "The counts must end with a colon.");
 	name = p + 1;
 
-	problem = count_state_problem(kind, nstages, ncounts, counts, name, strlen(name));
-	if (problem)
+	s = count_state_from_fields(kind, nstages, ncounts, counts, name, strlen(name), &problem);
+	if (s == NULL)
 		COUNT_STATE_SYNTAX_ERROR(str, problem);
-
-	s = count_state_make(kind, (int) nstages, name, (int) strlen(name));
-	memcpy(s->counts, counts, sizeof(int64) * ncounts);
 	pfree(counts);
 	PG_RETURN_POINTER(s);
 }
@@ -289,12 +305,9 @@ pipeline_count_state_recv(PG_FUNCTION_ARGS)
 	if (memchr(name, '\0', name_len) != NULL)
 		COUNT_STATE_BINARY_ERROR("The stage type name contains a NUL byte.");
 
-	problem = count_state_problem(kind, nstages, ncounts, counts, name, name_len);
-	if (problem)
+	s = count_state_from_fields(kind, nstages, ncounts, counts, name, name_len, &problem);
+	if (s == NULL)
 		COUNT_STATE_BINARY_ERROR(problem);
-
-	s = count_state_make(kind, (int) nstages, name, name_len);
-	memcpy(s->counts, counts, sizeof(int64) * ncounts);
 	pfree(counts);
 	PG_RETURN_POINTER(s);
 }

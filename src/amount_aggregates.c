@@ -22,6 +22,42 @@ PG_FUNCTION_INFO_V1(pipeline_weighted_pipeline_trans);
 PG_FUNCTION_INFO_V1(pipeline_weighted_pipeline_inv);
 
 /*
+ * The end of both transition functions: count the row in (or, inverse,
+ * out: removing the last row resets the state) and add v to sums[which]
+ * (or take it out; NULL when that cannot be done exactly, so the aggregate
+ * restarts).  which < 0: the row adds to no sum.  Inline: once per row.
+ */
+static pg_attribute_always_inline Datum
+count_and_apply(FunctionCallInfo fcinfo, AmountState *st, int which,
+				const ExactValue *v, bool inverse)
+{
+	Numeric		addend;
+
+	if (!inverse)
+	{
+		amount_state_add_row(st);
+		if (which < 0)
+			PG_RETURN_POINTER(st);
+		addend = exact_add(&st->sums[which], v);
+	}
+	else
+	{
+		bool		ok;
+
+		if (st->nrows <= 1)
+			PG_RETURN_POINTER(amount_state_reset(st));
+		st->nrows--;
+		if (which < 0)
+			PG_RETURN_POINTER(st);
+		addend = exact_sub(&st->sums[which], v, &ok);
+		if (!ok)
+			PG_RETURN_NULL();
+		st = amount_state_drop_empty_spills(st);
+	}
+	PG_RETURN_POINTER(amount_state_absorb(st, which, addend));
+}
+
+/*
  * win_rate(stage, amount): sums[0] = won amount, sums[1] = lost amount; open
  * rows count as rows of the group but add nothing.
  */
@@ -31,7 +67,6 @@ win_rate_amount(FunctionCallInfo fcinfo, bool inverse)
 	AmountState *st = amount_state_for_update(fcinfo, 0, AMOUNT_KIND_WIN_RATE);
 	StageMap   *m;
 	ExactValue	v;
-	Numeric		addend;
 	int			index;
 	int			which;
 
@@ -53,28 +88,7 @@ win_rate_amount(FunctionCallInfo fcinfo, bool inverse)
 			break;
 	}
 
-	if (!inverse)
-	{
-		amount_state_add_row(st);
-		if (which < 0)
-			PG_RETURN_POINTER(st);
-		addend = exact_add(&st->sums[which], &v);
-	}
-	else
-	{
-		bool		ok;
-
-		if (st->nrows <= 1)
-			PG_RETURN_POINTER(amount_state_reset(st));
-		st->nrows--;
-		if (which < 0)
-			PG_RETURN_POINTER(st);
-		addend = exact_sub(&st->sums[which], &v, &ok);
-		if (!ok)
-			PG_RETURN_NULL();
-		st = amount_state_drop_empty_spills(st);
-	}
-	PG_RETURN_POINTER(amount_state_absorb(st, which, addend));
+	return count_and_apply(fcinfo, st, which, &v, inverse);
 }
 
 /* Transition function of win_rate(stage, amount). */
@@ -104,7 +118,6 @@ weighted_pipeline(FunctionCallInfo fcinfo, bool inverse)
 	ExactValue	v,
 				prob,
 				product;
-	Numeric		addend;
 	int			index;
 	bool		open;
 
@@ -120,28 +133,7 @@ weighted_pipeline(FunctionCallInfo fcinfo, bool inverse)
 		exact_mul(&v, &prob, &product);
 	}
 
-	if (!inverse)
-	{
-		amount_state_add_row(st);
-		if (!open)
-			PG_RETURN_POINTER(st);
-		addend = exact_add(&st->sums[0], &product);
-	}
-	else
-	{
-		bool		ok;
-
-		if (st->nrows <= 1)
-			PG_RETURN_POINTER(amount_state_reset(st));
-		st->nrows--;
-		if (!open)
-			PG_RETURN_POINTER(st);
-		addend = exact_sub(&st->sums[0], &product, &ok);
-		if (!ok)
-			PG_RETURN_NULL();
-		st = amount_state_drop_empty_spills(st);
-	}
-	PG_RETURN_POINTER(amount_state_absorb(st, 0, addend));
+	return count_and_apply(fcinfo, st, open ? 0 : -1, &product, inverse);
 }
 
 /* Transition function of weighted_pipeline(stage, amount). */

@@ -499,25 +499,12 @@ pipeline_amount_state_out(PG_FUNCTION_ARGS)
 static bool
 parse_sum(char *tok, const char *input, Node *escontext, StateParts *p, int i)
 {
-	char	   *f[4];
 	int64		dscale;
 
-	for (int k = 0; k < 4; k++)
-	{
-		f[k] = tok;
-		if (k < 3)
-		{
-			tok = strchr(tok, ':');
-			if (tok == NULL)
-				return bad_state(escontext, input, "A sum is written <count>:<scale>:<count at scale>:<value>.");
-			*tok++ = '\0';
-		}
-	}
-	if (!exact_parse_int64(f[0], &p->count[i]) || !exact_parse_int64(f[1], &dscale) ||
-		!exact_parse_int64(f[2], &p->dscale_count[i]) || dscale < -1 || dscale > INT_MAX)
+	if (!exact_parse_sum_field(tok, &p->count[i], &dscale, &p->dscale_count[i], &p->value[i]) ||
+		dscale < -1 || dscale > INT_MAX)
 		return bad_state(escontext, input, "A sum is written <count>:<scale>:<count at scale>:<value>.");
 	p->dscale[i] = (int32) dscale;
-	p->value[i] = f[3];
 	return true;
 }
 
@@ -580,17 +567,8 @@ parse_kind(const char *tok, const char *input, Node *escontext)
 static bool
 check_version(int64 version, Node *escontext)
 {
-	if (version != AMOUNT_STATE_VERSION)
-	{
-		compat_errsave(escontext,
-					   (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-						errmsg("unsupported pipeline.amount_state format version " INT64_FORMAT, version),
-						errdetail("This version of the pipeline extension reads format version %d.",
-								  AMOUNT_STATE_VERSION),
-						errhint("Install the same version of the pipeline extension on every node.")));
-		return false;
-	}
-	return true;
+	return pipeline_check_state_version("pipeline.amount_state", version, AMOUNT_STATE_VERSION,
+										ERRCODE_INVALID_PARAMETER_VALUE, escontext);
 }
 
 /* Split the text form into parts; false after a soft error. */

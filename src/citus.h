@@ -11,6 +11,8 @@
 
 #include "compat.h"
 
+#include "fmgr.h"
+
 /* A shard, as a trigger firing on it sees it. */
 typedef struct CitusShard
 {
@@ -68,5 +70,19 @@ extern bool citus_in_shard_copy(void);
  * citus_in_shard_copy().
  */
 extern Datum citus_call_keeping_error_fields(PGFunction fn, FunctionCallInfo fcinfo);
+
+/*
+ * The entry point of a trigger function fn: in a COPY that Citus sent into
+ * a shard, through citus_call_keeping_error_fields, so that errors keep
+ * their SQLSTATE and HINT in their DETAIL, which is what Citus relays;
+ * elsewhere fn itself.  Inline: it runs for every row.
+ */
+static inline Datum
+citus_call_trigger(PGFunction fn, FunctionCallInfo fcinfo)
+{
+	if (unlikely(citus_in_shard_copy()))
+		return citus_call_keeping_error_fields(fn, fcinfo);
+	return fn(fcinfo);
+}
 
 #endif							/* PIPELINE_CITUS_H */

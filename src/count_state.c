@@ -112,6 +112,25 @@ count_state_problem(int kind, int64 nstages, int64 ncounts, const int64 *counts,
 }
 
 /*
+ * The state that decoded fields make, or NULL with *problem set when they
+ * do not form a valid one (count_state_problem): how the text and binary
+ * input functions build their result.
+ */
+static CountState *
+count_state_from_fields(int kind, int64 nstages, int64 ncounts, const int64 *counts,
+						const char *name, int64 name_len, const char **problem)
+{
+	CountState *s;
+
+	*problem = count_state_problem(kind, nstages, ncounts, counts, name, name_len);
+	if (*problem)
+		return NULL;
+	s = count_state_make(kind, (int) nstages, name, (int) name_len);
+	memcpy(s->counts, counts, sizeof(int64) * ncounts);
+	return s;
+}
+
+/*
  * Parse a non-negative decimal integer (no sign, no spaces) at *p, leaving
  * *p after it; false when there is none or it overflows int64.
  */
@@ -172,17 +191,9 @@ pipeline_count_state_in(PG_FUNCTION_ARGS)
 
 	if (*p++ != 'v' || !parse_count(&p, &version) || *p++ != ':')
 		COUNT_STATE_SYNTAX_ERROR(str, "It does not start with a format version such as \"v1:\".");
-	if (version != COUNT_STATE_VERSION)
-	{
-		compat_errsave(escontext,
-					   (errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),
-						errmsg("unsupported pipeline.count_state format version %lld",
-							   (long long) version),
-						errdetail("This version of the pipeline extension reads format version %d.",
-								  COUNT_STATE_VERSION),
-						errhint("Install the same version of the pipeline extension on every node.")));
+	if (!pipeline_check_state_version("pipeline.count_state", version, COUNT_STATE_VERSION,
+									  ERRCODE_INVALID_TEXT_REPRESENTATION, escontext))
 		return (Datum) 0;
-	}
 
 	colon = strchr(p, ':');
 	if (colon == NULL)
@@ -220,12 +231,9 @@ pipeline_count_state_in(PG_FUNCTION_ARGS)
 		COUNT_STATE_SYNTAX_ERROR(str, "The counts must end with a colon.");
 	name = p + 1;
 
-	problem = count_state_problem(kind, nstages, ncounts, counts, name, strlen(name));
-	if (problem)
+	s = count_state_from_fields(kind, nstages, ncounts, counts, name, strlen(name), &problem);
+	if (s == NULL)
 		COUNT_STATE_SYNTAX_ERROR(str, problem);
-
-	s = count_state_make(kind, (int) nstages, name, (int) strlen(name));
-	memcpy(s->counts, counts, sizeof(int64) * ncounts);
 	pfree(counts);
 	PG_RETURN_POINTER(s);
 }
@@ -275,13 +283,8 @@ pipeline_count_state_recv(PG_FUNCTION_ARGS)
 	CountState *s;
 
 	version = pq_getmsgbyte(buf);
-	if (version != COUNT_STATE_VERSION)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_BINARY_REPRESENTATION),
-				 errmsg("unsupported pipeline.count_state format version %d", version),
-				 errdetail("This version of the pipeline extension reads format version %d.",
-						   COUNT_STATE_VERSION),
-				 errhint("Install the same version of the pipeline extension on every node.")));
+	(void) pipeline_check_state_version("pipeline.count_state", version, COUNT_STATE_VERSION,
+										ERRCODE_INVALID_BINARY_REPRESENTATION, NULL);
 	kind = pq_getmsgbyte(buf);
 	nstages = (int32) pq_getmsgint(buf, 4);
 	ncounts = (int32) pq_getmsgint(buf, 4);
@@ -302,12 +305,9 @@ pipeline_count_state_recv(PG_FUNCTION_ARGS)
 	if (memchr(name, '\0', name_len) != NULL)
 		COUNT_STATE_BINARY_ERROR("The stage type name contains a NUL byte.");
 
-	problem = count_state_problem(kind, nstages, ncounts, counts, name, name_len);
-	if (problem)
+	s = count_state_from_fields(kind, nstages, ncounts, counts, name, name_len, &problem);
+	if (s == NULL)
 		COUNT_STATE_BINARY_ERROR(problem);
-
-	s = count_state_make(kind, (int) nstages, name, name_len);
-	memcpy(s->counts, counts, sizeof(int64) * ncounts);
 	pfree(counts);
 	PG_RETURN_POINTER(s);
 }

@@ -465,3 +465,35 @@ exact_parse_int64(const char *s, int64 *out)
 	*out = (int64) v;
 	return true;
 }
+
+/* See exact_sum.h. */
+bool
+exact_split_fields(char *tok, int n, char **fields)
+{
+	for (int k = 0; k < n; k++)
+	{
+		fields[k] = tok;
+		if (k < n - 1)
+		{
+			tok = strchr(tok, ':');
+			if (tok == NULL)
+				return false;
+			*tok++ = '\0';
+		}
+	}
+	return true;
+}
+
+/* See exact_sum.h. */
+bool
+exact_parse_sum_field(char *tok, int64 *count, int64 *dscale, int64 *dscale_count,
+					  const char **value)
+{
+	char	   *f[4];
+
+	if (!exact_split_fields(tok, 4, f) || !exact_parse_int64(f[0], count) ||
+		!exact_parse_int64(f[1], dscale) || !exact_parse_int64(f[2], dscale_count))
+		return false;
+	*value = f[3];
+	return true;
+}

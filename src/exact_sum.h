@@ -122,6 +122,20 @@ extern bool exact_numeric_is_zero(Numeric n);
 extern bool exact_valid_decimal(const char *s);
 extern bool exact_parse_int64(const char *s, int64 *out);
 
+/*
+ * Split tok in place at its first n - 1 colons into fields[0..n-1] (the
+ * last field keeps any further colons); false when it has fewer.
+ */
+extern bool exact_split_fields(char *tok, int n, char **fields);
+
+/*
+ * Parse an ExactSum's "<count>:<scale>:<count at scale>:<value>" field (in
+ * place), the three numbers as whole int64 tokens, the value unchecked;
+ * false when it is not of that form.
+ */
+extern bool exact_parse_sum_field(char *tok, int64 *count, int64 *dscale,
+								  int64 *dscale_count, const char **value);
+
 /* A numeric's header, decoded, and where its digits are. */
 typedef struct ExactDigits
 {

@@ -1024,14 +1024,9 @@ record_transition(PG_FUNCTION_ARGS)
 	return PointerGetDatum(NULL);
 }
 
-/*
- * In a COPY that Citus sent into a shard, errors keep their SQLSTATE and
- * HINT in their DETAIL, which is what Citus relays (citus.h).
- */
+/* In a Citus shard COPY, errors keep their fields (citus_call_trigger). */
 Datum
 pipeline_record_transition(PG_FUNCTION_ARGS)
 {
-	if (unlikely(citus_in_shard_copy()))
-		return citus_call_keeping_error_fields(record_transition, fcinfo);
-	return record_transition(fcinfo);
+	return citus_call_trigger(record_transition, fcinfo);
 }

@@ -1,6 +1,7 @@
 /*
  * pipeline.c
- *		Module entry point: magic block, settings, cache callbacks.
+ *		Module entry point: magic block, settings, cache callbacks; the
+ *		state format version check that every state type shares.
  */
 #include "compat.h"
 
@@ -43,4 +44,20 @@ _PG_init(void)
 	stage_meta_init();
 	attachment_init();
 	history_init();
+}
+
+/* See pipeline.h. */
+bool
+pipeline_check_state_version(const char *type_name, int64 version, int expected,
+							 int sqlstate, Node *escontext)
+{
+	if (version == expected)
+		return true;
+	compat_errsave(escontext,
+				   (errcode(sqlstate),
+					errmsg("unsupported %s format version " INT64_FORMAT, type_name, version),
+					errdetail("This version of the pipeline extension reads format version %d.",
+							  expected),
+					errhint("Install the same version of the pipeline extension on every node.")));
+	return false;
 }

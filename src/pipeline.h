@@ -35,4 +35,13 @@ pipeline_called_as_aggregate(FunctionCallInfo fcinfo)
 		(IsA(fcinfo->context, AggState) || IsA(fcinfo->context, WindowAggState));
 }
 
+/*
+ * Refuse a state format version this build does not read: false after a
+ * soft error into escontext (PG 16+), else an error with SQLSTATE sqlstate.
+ * type_name is the SQL type ("pipeline.count_state"); the same message,
+ * DETAIL and HINT for every state type.
+ */
+extern bool pipeline_check_state_version(const char *type_name, int64 version,
+										 int expected, int sqlstate, Node *escontext);
+
 #endif							/* PIPELINE_H */

@@ -97,6 +97,29 @@ label_index(const StageType *type, text *label)
 }
 
 /*
+ * What both functions start with: the stage type and ruleset of the
+ * attachment of (argument 0, the name in argument column_arg), and in
+ * *from_idx the index of the label in argument 1 (-1 when NULL: a new
+ * row).  The type pointer is good until the next stage_meta lookup.
+ */
+static StageType *
+attached_rules(FunctionCallInfo fcinfo, int column_arg, const Ruleset **rs, int *from_idx)
+{
+	StageType  *type;
+	char	   *rsname;
+	Oid			typoid;
+
+	/* once per query: see changes other sessions committed */
+	(void) stage_call_cache_get(fcinfo);
+
+	typoid = attached_stage_type(PG_GETARG_OID(0), NameStr(*PG_GETARG_NAME(column_arg)), &rsname);
+	type = stage_type_get(typoid, false);
+	*rs = stage_type_ruleset(type, rsname, false);
+	*from_idx = PG_ARGISNULL(1) ? -1 : label_index(type, PG_GETARG_TEXT_PP(1));
+	return type;
+}
+
+/*
  * pipeline.allowed_moves(target regclass, from_stage text,
  * stage_column name DEFAULT 'stage') -> text[]: the labels a row of target
  * at from_stage (NULL: a new row) may move to under its attachment's
@@ -107,23 +130,14 @@ pipeline_allowed_moves(PG_FUNCTION_ARGS)
 {
 	StageType  *type;
 	const Ruleset *rs;
-	char	   *rsname;
-	Oid			typoid;
-	int			from_idx = -1;
+	int			from_idx;
 	Datum	   *elems;
 	int			n = 0;
 
 	if (PG_ARGISNULL(0) || PG_ARGISNULL(2))
 		PG_RETURN_NULL();
-	/* once per query: see changes other sessions committed */
-	(void) stage_call_cache_get(fcinfo);
-
-	typoid = attached_stage_type(PG_GETARG_OID(0), NameStr(*PG_GETARG_NAME(2)), &rsname);
-	/* the pointer is good until the next stage_meta lookup: none below */
-	type = stage_type_get(typoid, false);
-	rs = stage_type_ruleset(type, rsname, false);
-	if (!PG_ARGISNULL(1))
-		from_idx = label_index(type, PG_GETARG_TEXT_PP(1));
+	/* no stage_meta lookup below, so type stays good */
+	type = attached_rules(fcinfo, 2, &rs, &from_idx);
 
 	elems = palloc(sizeof(Datum) * Max(type->nstages, 1));
 	for (int j = 0; j < type->nstages; j++)
@@ -147,20 +161,12 @@ pipeline_can_move(PG_FUNCTION_ARGS)
 {
 	StageType  *type;
 	const Ruleset *rs;
-	char	   *rsname;
-	Oid			typoid;
-	int			from_idx = -1;
+	int			from_idx;
 	int			to_idx;
 
 	if (PG_ARGISNULL(0) || PG_ARGISNULL(2) || PG_ARGISNULL(3))
 		PG_RETURN_NULL();
-	(void) stage_call_cache_get(fcinfo);
-
-	typoid = attached_stage_type(PG_GETARG_OID(0), NameStr(*PG_GETARG_NAME(3)), &rsname);
-	type = stage_type_get(typoid, false);
-	rs = stage_type_ruleset(type, rsname, false);
-	if (!PG_ARGISNULL(1))
-		from_idx = label_index(type, PG_GETARG_TEXT_PP(1));
+	type = attached_rules(fcinfo, 3, &rs, &from_idx);
 	to_idx = label_index(type, PG_GETARG_TEXT_PP(2));
 
 	if (from_idx == to_idx)

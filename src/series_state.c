@@ -38,6 +38,7 @@
 #include "utils/memutils.h"
 #include "utils/timestamp.h"
 
+#include "pipeline.h"
 #include "series_state.h"
 
 PG_FUNCTION_INFO_V1(pipeline_backlog_series_state_in);
@@ -592,17 +593,8 @@ series_flatten_into(ExpandedObjectHeader *eohptr, void *result, Size allocated_s
 static bool
 check_version(int64 version, Node *escontext)
 {
-	if (version != SERIES_STATE_VERSION)
-	{
-		compat_errsave(escontext,
-					   (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-						errmsg("unsupported pipeline.backlog_series_state format version " INT64_FORMAT, version),
-						errdetail("This version of the pipeline extension reads format version %d.",
-								  SERIES_STATE_VERSION),
-						errhint("Install the same version of the pipeline extension on every node.")));
-		return false;
-	}
-	return true;
+	return pipeline_check_state_version("pipeline.backlog_series_state", version, SERIES_STATE_VERSION,
+										ERRCODE_INVALID_PARAMETER_VALUE, escontext);
 }
 
 /* A flat state that does not hold together: only a damaged datum gets here. */
@@ -1027,18 +1019,8 @@ parse_step(char *tok, const char *input, Node *escontext, Interval *step)
 	char	   *f[3];
 	int64		t;
 
-	for (int k = 0; k < 3; k++)
-	{
-		f[k] = tok;
-		if (k < 2)
-		{
-			tok = strchr(tok, ':');
-			if (tok == NULL)
-				return bad_state(escontext, input, "The step is written <months>:<days>:<microseconds>.");
-			*tok++ = '\0';
-		}
-	}
-	if (!parse_int32(f[0], PG_INT32_MIN, PG_INT32_MAX, &step->month) ||
+	if (!exact_split_fields(tok, 3, f) ||
+		!parse_int32(f[0], PG_INT32_MIN, PG_INT32_MAX, &step->month) ||
 		!parse_int32(f[1], PG_INT32_MIN, PG_INT32_MAX, &step->day) ||
 		!exact_parse_int64(f[2], &t))
 		return bad_state(escontext, input, "The step is written <months>:<days>:<microseconds>.");
@@ -1111,28 +1093,16 @@ parse_entry(char *tok, const char *input, Node *escontext, SeriesState *st)
 	if (a < 0)
 		return bad_state(escontext, input, "Unknown entry (b, f, ib, if or c).");
 	{
-		char	   *fld[4];
-		char	   *p = eq;
 		int64		slot,
 					count,
 					dscale,
 					dscale_count;
+		const char *value;
 
-		for (int k = 0; k < 4; k++)
-		{
-			fld[k] = p;
-			if (k < 3)
-			{
-				p = strchr(p, ':');
-				if (p == NULL)
-					return bad_state(escontext, input, "A sum is written <count>:<scale>:<count at scale>:<value>.");
-				*p++ = '\0';
-			}
-		}
-		if (!exact_parse_int64(key, &slot) || !exact_parse_int64(fld[0], &count) ||
-			!exact_parse_int64(fld[1], &dscale) || !exact_parse_int64(fld[2], &dscale_count))
+		if (!exact_parse_int64(key, &slot) ||
+			!exact_parse_sum_field(eq, &count, &dscale, &dscale_count, &value))
 			return bad_state(escontext, input, "A sum is written <count>:<scale>:<count at scale>:<value>.");
-		return input_sum(st, input, escontext, a, slot, count, dscale, dscale_count, fld[3]);
+		return input_sum(st, input, escontext, a, slot, count, dscale, dscale_count, value);
 	}
 }
 

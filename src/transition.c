@@ -415,10 +415,9 @@ enforce_transition(PG_FUNCTION_ARGS)
 	}
 }
 
+/* In a Citus shard COPY, errors keep their fields (citus_call_trigger). */
 Datum
 pipeline_enforce_transition(PG_FUNCTION_ARGS)
 {
-	if (unlikely(citus_in_shard_copy()))
-		return citus_call_keeping_error_fields(enforce_transition, fcinfo);
-	return enforce_transition(fcinfo);
+	return citus_call_trigger(enforce_transition, fcinfo);
 }

@@ -322,11 +322,11 @@ transition_rel_stash_key(const TransitionRel *tr, TupleTableSlot *slot,
 }
 
 /*
- * Is the row just inserted in slot the insert half of a cross-partition
- * UPDATE of this statement?  If so, return the stage it had before.
+ * Is the row in slot, as the given side of a move, stashed by this
+ * statement's BEFORE UPDATE trigger?  If so, return the stage it had.
  */
-bool
-transition_rel_moved_from(const TransitionRel *tr, TupleTableSlot *slot,
+static inline bool
+transition_rel_stash_find(const TransitionRel *tr, TupleTableSlot *slot, char side,
 						  Oid *old_stage, bool *old_isnull)
 {
 	StringInfoData buf;
@@ -335,11 +335,22 @@ transition_rel_moved_from(const TransitionRel *tr, TupleTableSlot *slot,
 	if (!tr->is_partition || tr->nkeys == 0)
 		return false;
 	initStringInfo(&buf);
-	transition_rel_stash_key(tr, slot, STASH_NEW_ROW, &buf);
+	transition_rel_stash_key(tr, slot, side, &buf);
 	found = transition_stash_get(tr->query_cxt, tr->root_relid,
 								 buf.data, buf.len, old_stage, old_isnull);
 	pfree(buf.data);
 	return found;
+}
+
+/*
+ * Is the row just inserted in slot the insert half of a cross-partition
+ * UPDATE of this statement?  If so, return the stage it had before.
+ */
+bool
+transition_rel_moved_from(const TransitionRel *tr, TupleTableSlot *slot,
+						  Oid *old_stage, bool *old_isnull)
+{
+	return transition_rel_stash_find(tr, slot, STASH_NEW_ROW, old_stage, old_isnull);
 }
 
 /*
@@ -350,19 +361,10 @@ transition_rel_moved_from(const TransitionRel *tr, TupleTableSlot *slot,
 bool
 transition_rel_moving(const TransitionRel *tr, TupleTableSlot *slot)
 {
-	StringInfoData buf;
 	Oid			old_stage;
 	bool		old_isnull;
-	bool		found;
 
-	if (!tr->is_partition || tr->nkeys == 0)
-		return false;
-	initStringInfo(&buf);
-	transition_rel_stash_key(tr, slot, STASH_OLD_ROW, &buf);
-	found = transition_stash_get(tr->query_cxt, tr->root_relid,
-								 buf.data, buf.len, &old_stage, &old_isnull);
-	pfree(buf.data);
-	return found;
+	return transition_rel_stash_find(tr, slot, STASH_OLD_ROW, &old_stage, &old_isnull);
 }
 
 /*

@@ -9,17 +9,7 @@ SET client_min_messages = warning;
 CREATE EXTENSION IF NOT EXISTS pipeline;
 RESET client_min_messages;
 
-CREATE FUNCTION hostile_try(q text) RETURNS text
-	LANGUAGE plpgsql AS $$
-DECLARE
-	r text;
-BEGIN
-	EXECUTE 'SELECT string_agg(coalesce(t::text, ''NULL''), '' | '') FROM (' || q || ') AS t(v)' INTO r;
-	RETURN 'ok: ' || coalesce(r, '(no rows)');
-EXCEPTION WHEN OTHERS THEN
-	RETURN SQLSTATE || ': ' || regexp_replace(SQLERRM, 'OID [0-9]+', 'OID n', 'g');
-END
-$$;
+\i test/sql/include/hostile_try.sql
 
 CREATE TYPE hostile_deal AS ENUM ('new', 'talk', 'won', 'lost');
 CREATE TYPE hostile_unregistered AS ENUM ('x', 'y');

@@ -9,19 +9,7 @@ SET client_min_messages = warning;
 CREATE EXTENSION IF NOT EXISTS pipeline;
 RESET client_min_messages;
 
--- Runs one query; returns its rows as text, or the error's SQLSTATE and
--- message.  Digits after "OID " are masked (they differ between runs).
-CREATE FUNCTION hostile_try(q text) RETURNS text
-	LANGUAGE plpgsql AS $$
-DECLARE
-	r text;
-BEGIN
-	EXECUTE 'SELECT string_agg(coalesce(t::text, ''NULL''), '' | '') FROM (' || q || ') AS t(v)' INTO r;
-	RETURN 'ok: ' || coalesce(r, '(no rows)');
-EXCEPTION WHEN OTHERS THEN
-	RETURN SQLSTATE || ': ' || regexp_replace(SQLERRM, 'OID [0-9]+', 'OID n', 'g');
-END
-$$;
+\i test/sql/include/hostile_try.sql
 
 -- Feeds bytes to a type's receive function: COPY writes them as one bytea
 -- field of a binary COPY file, and COPY FROM reads that field back as the

@@ -49,22 +49,30 @@ INSERT INTO amt VALUES
 	(100006, 102, 'closed_lost', -10.5, 1, 1, '2024-02-01', '2024-02-15');
 
 -- backlog_ratio(backlog, sales)
-SELECT count(*) AS groups_differing
-  FROM (SELECT grp, pipeline.backlog_ratio(backlog, sales) AS agg,
+CREATE VIEW amt_backlog_ratio AS
+		SELECT grp, pipeline.backlog_ratio(backlog, sales) AS agg,
 			   CASE WHEN count(*) FILTER (WHERE backlog IS NOT NULL AND sales IS NOT NULL) = 0 THEN NULL
 					ELSE sum(backlog) FILTER (WHERE sales IS NOT NULL)
 						 / nullif(sum(sales) FILTER (WHERE backlog IS NOT NULL), 0) END AS ref
-		  FROM amt GROUP BY grp) t
+		  FROM amt GROUP BY grp;
+SELECT count(*) AS groups_differing
+  FROM amt_backlog_ratio t
  WHERE agg::text IS DISTINCT FROM ref::text;
+-- For a reader's eye: a random group and the hand-made ones (rows above),
+-- the aggregate (got) beside the plain SQL (want).
+SELECT grp, agg AS got, ref AS want FROM amt_backlog_ratio WHERE grp IN (0, 100, 101, 102) ORDER BY grp;
 
 -- backlog_amount at several instants, one of them a bound of many rows
-SELECT count(*) AS groups_differing
-  FROM (SELECT grp, t, pipeline.backlog_amount(amount, booked_at, fulfilled_at, t) AS agg,
+CREATE VIEW amt_backlog_amount AS
+		SELECT grp, t, pipeline.backlog_amount(amount, booked_at, fulfilled_at, t) AS agg,
 			   CASE WHEN count(*) FILTER (WHERE amount IS NOT NULL AND booked_at IS NOT NULL) = 0 THEN NULL
 					ELSE coalesce(sum(amount) FILTER (WHERE booked_at < t AND (fulfilled_at IS NULL OR fulfilled_at >= t)), 0) END AS ref
 		  FROM amt, (VALUES (timestamptz '2024-02-01 00:00+00'), ('2024-03-15 00:00+00'), ('2024-02-10 13:00+00'), ('2023-01-01 00:00+00')) v(t)
-		 GROUP BY grp, t) t
+		 GROUP BY grp, t;
+SELECT count(*) AS groups_differing
+  FROM amt_backlog_amount t
  WHERE agg::text IS DISTINCT FROM ref::text;
+SELECT grp, t, agg AS got, ref AS want FROM amt_backlog_amount WHERE grp IN (0, 101) ORDER BY grp, t;
 
 -- backlog_ratio and book_to_bill over periods, bounded and unbounded below
 CREATE TEMP TABLE periods (p tstzrange);
@@ -73,12 +81,8 @@ INSERT INTO periods VALUES
 	(tstzrange('2024-01-15 00:00+00', '2024-01-22 00:00+00', '[)')),
 	(tstzrange(NULL, '2024-02-15 00:00+00', '[)')),
 	(tstzrange('2024-02-10 13:00+00', '2024-02-10 14:00+00', '[)'));
-SELECT count(*) AS rows_compared,
-	   count(*) FILTER (WHERE btb::text IS DISTINCT FROM ref_btb::text) AS btb_differing,
-	   count(*) FILTER (WHERE br::text IS DISTINCT FROM ref_br::text) AS br_differing,
-	   count(*) FILTER (WHERE btb IS NULL) > 0 AS some_null,
-	   count(*) FILTER (WHERE btb IS NOT NULL) > 50 AS enough_non_null
-  FROM (SELECT grp, p,
+CREATE TEMP VIEW amt_periods AS
+		SELECT grp, p,
 			   pipeline.book_to_bill(amount, booked_at, fulfilled_at, p) AS btb,
 			   pipeline.backlog_ratio(amount, booked_at, fulfilled_at, p) AS br,
 			   CASE WHEN count(*) FILTER (WHERE amount IS NOT NULL AND booked_at IS NOT NULL) = 0 THEN NULL
@@ -87,7 +91,15 @@ SELECT count(*) AS rows_compared,
 			   CASE WHEN count(*) FILTER (WHERE amount IS NOT NULL AND booked_at IS NOT NULL) = 0 THEN NULL
 					ELSE coalesce(sum(amount) FILTER (WHERE booked_at < upper(p) AND (fulfilled_at IS NULL OR fulfilled_at >= upper(p))), 0)
 						 / nullif(sum(amount) FILTER (WHERE booked_at IS NOT NULL AND fulfilled_at <@ p), 0) END AS ref_br
-		  FROM amt, periods GROUP BY grp, p) t;
+		  FROM amt, periods GROUP BY grp, p;
+SELECT count(*) AS rows_compared,
+	   count(*) FILTER (WHERE btb::text IS DISTINCT FROM ref_btb::text) AS btb_differing,
+	   count(*) FILTER (WHERE br::text IS DISTINCT FROM ref_br::text) AS br_differing,
+	   count(*) FILTER (WHERE btb IS NULL) > 0 AS some_null,
+	   count(*) FILTER (WHERE btb IS NOT NULL) > 50 AS enough_non_null
+  FROM amt_periods t;
+SELECT grp, p, btb AS btb_got, ref_btb AS btb_want, br AS br_got, ref_br AS br_want
+  FROM amt_periods WHERE grp IN (0, 102) ORDER BY grp, lower(p) NULLS FIRST, upper(p);
 
 -- roll-forward identity: backlog(upper) = backlog(lower) + booked - fulfilled
 -- within [lower, upper), for orders fulfilled no earlier than booked (all here)
@@ -100,13 +112,18 @@ SELECT count(*) AS groups, count(*) FILTER (WHERE NOT holds) AS identity_fails
 				 - coalesce(sum(amount) FILTER (WHERE booked_at IS NOT NULL AND fulfilled_at >= '2024-02-01 00:00+00' AND fulfilled_at < '2024-03-01 00:00+00'), 0)
 				 AS holds
 		  FROM amt WHERE grp < 100 GROUP BY grp) t;
+-- For a reader's eye: the terms of the identity for three groups.
+SELECT grp, pipeline.backlog_amount(amount, booked_at, fulfilled_at, '2024-02-01 00:00+00') AS backlog_at_lower,
+	   coalesce(sum(amount) FILTER (WHERE booked_at >= '2024-02-01 00:00+00' AND booked_at < '2024-03-01 00:00+00'), 0) AS booked,
+	   coalesce(sum(amount) FILTER (WHERE booked_at IS NOT NULL AND fulfilled_at >= '2024-02-01 00:00+00'
+										AND fulfilled_at < '2024-03-01 00:00+00'), 0) AS fulfilled,
+	   pipeline.backlog_amount(amount, booked_at, fulfilled_at, '2024-03-01 00:00+00') AS backlog_at_upper
+  FROM amt WHERE grp < 3 GROUP BY grp ORDER BY grp;
 
 -- win_rate(stage, amount) and weighted_pipeline(stage, amount), against the
 -- stage catalog
-SELECT count(*) AS groups,
-	   count(*) FILTER (WHERE wr::text IS DISTINCT FROM ref_wr::text) AS win_rate_differing,
-	   count(*) FILTER (WHERE wp::text IS DISTINCT FROM ref_wp::text) AS weighted_differing
-  FROM (SELECT a.grp,
+CREATE VIEW amt_stage AS
+		SELECT a.grp,
 			   pipeline.win_rate(a.stage, a.amount) AS wr,
 			   pipeline.weighted_pipeline(a.stage, a.amount) AS wp,
 			   CASE WHEN count(*) FILTER (WHERE a.stage IS NOT NULL AND a.amount IS NOT NULL) = 0 THEN NULL
@@ -116,7 +133,13 @@ SELECT count(*) AS groups,
 					ELSE coalesce(sum(a.amount * c.probability) FILTER (WHERE c.kind = 'open'), 0) END AS ref_wp
 		  FROM amt a LEFT JOIN pipeline.stage_catalog c
 			ON c.stage_type = 'pipeline.stage' AND c.stage = a.stage::text
-		 GROUP BY a.grp) t;
+		 GROUP BY a.grp;
+SELECT count(*) AS groups,
+	   count(*) FILTER (WHERE wr::text IS DISTINCT FROM ref_wr::text) AS win_rate_differing,
+	   count(*) FILTER (WHERE wp::text IS DISTINCT FROM ref_wp::text) AS weighted_differing
+  FROM amt_stage t;
+SELECT grp, wr AS win_rate_got, ref_wr AS win_rate_want, wp AS weighted_got, ref_wp AS weighted_want
+  FROM amt_stage WHERE grp IN (0, 100, 101, 102) ORDER BY grp;
 
 -- the special groups, spelled out
 SELECT grp,
@@ -200,10 +223,8 @@ SELECT pipeline.backlog_amount(a, now(), NULL, t)
 CREATE TYPE amt_deal_stage AS ENUM ('new', 'demo', 'lost', 'trial', 'signed');
 SELECT pipeline.define_stages('amt_deal_stage', won => '{signed}', lost => '{lost}',
 							  probabilities => '{0.1, 0.333, 0, 0.7, 1}');
-SELECT count(*) AS groups,
-	   count(*) FILTER (WHERE wr::text IS DISTINCT FROM ref_wr::text) AS win_rate_differing,
-	   count(*) FILTER (WHERE wp::text IS DISTINCT FROM ref_wp::text) AS weighted_differing
-  FROM (SELECT a.grp,
+CREATE VIEW amt_custom_stage AS
+		SELECT a.grp,
 			   pipeline.win_rate(a.s, a.amount) AS wr,
 			   pipeline.weighted_pipeline(a.s, a.amount) AS wp,
 			   CASE WHEN count(*) FILTER (WHERE a.s IS NOT NULL AND a.amount IS NOT NULL) = 0 THEN NULL
@@ -214,7 +235,15 @@ SELECT count(*) AS groups,
 		  FROM (SELECT grp, amount, (enum_range(NULL::amt_deal_stage))[1 + id % 5] AS s FROM amt) a
 		  LEFT JOIN pipeline.stage_catalog c
 			ON c.stage_type = 'public.amt_deal_stage' AND c.stage = a.s::text
-		 GROUP BY a.grp) t;
+		 GROUP BY a.grp;
+SELECT count(*) AS groups,
+	   count(*) FILTER (WHERE wr::text IS DISTINCT FROM ref_wr::text) AS win_rate_differing,
+	   count(*) FILTER (WHERE wp::text IS DISTINCT FROM ref_wp::text) AS weighted_differing
+  FROM amt_custom_stage t;
+SELECT grp, wr AS win_rate_got, ref_wr AS win_rate_want, wp AS weighted_got, ref_wp AS weighted_want
+  FROM amt_custom_stage WHERE grp IN (0, 100, 101, 102) ORDER BY grp;
+-- (the view uses the type's aggregates, dropped below)
+DROP VIEW amt_custom_stage;
 SELECT p.oid::regprocedure AS aggregate
   FROM pg_proc p WHERE p.proname IN ('win_rate', 'weighted_pipeline') AND p.pronargs = 2
    AND p.pronamespace = 'pipeline'::regnamespace ORDER BY p.oid::regprocedure::text;
@@ -229,4 +258,5 @@ DELETE FROM pipeline.stage_types WHERE stage_type = 'amt_deal_stage'::regtype;
 DROP TYPE amt_deal_stage CASCADE;
 RESET client_min_messages;
 
+DROP VIEW amt_backlog_ratio, amt_backlog_amount, amt_periods, amt_stage;
 DROP TABLE amt;

@@ -111,19 +111,30 @@ SELECT pipeline.conversion_rate(b) AS conv_bool, pipeline.conversion_rate(s, t) 
 	   pipeline.conversion_rate(s, f, t) AS step, pipeline.win_rate(s) AS win,
 	   pipeline.funnel(s) AS funnel, pipeline.furthest_stage(s) AS furthest
   FROM agg_count_deals WHERE false;
-SELECT pipeline.win_rate(s) IS NOT DISTINCT FROM
+CREATE VIEW agg_count_whole AS
+SELECT pipeline.win_rate(s) AS win,
 	   (SELECT count(*) FILTER (WHERE r.kind = 'won')::float8 / nullif(count(*) FILTER (WHERE r.kind <> 'open'), 0)
 		  FROM agg_count_deals d JOIN agg_count_ref r ON r.label = d.s::text AND r.stage_type = 'pipeline.stage'::regtype)
-	   AS win_matches,
-	   pipeline.funnel(s) = (SELECT array_agg((SELECT count(*) FROM agg_count_deals d
+	   AS ref_win,
+	   pipeline.funnel(s) AS funnel,
+	   (SELECT array_agg((SELECT count(*) FROM agg_count_deals d
 											   WHERE agg_count_reached('pipeline.stage', d.s::text, r.label)) ORDER BY r.ord)
 							   FROM agg_count_ref r WHERE r.stage_type = 'pipeline.stage'::regtype AND r.kind <> 'lost')
-	   AS funnel_matches,
-	   pipeline.conversion_rate(b) IS NOT DISTINCT FROM
-	   (SELECT count(*) FILTER (WHERE b)::float8 / count(b) FROM agg_count_deals) AS conv_bool_matches,
-	   pipeline.furthest_stage(s) IS NOT DISTINCT FROM
-	   (SELECT max(s) FILTER (WHERE s <> 'closed_lost') FROM agg_count_deals) AS furthest_matches
+	   AS ref_funnel,
+	   pipeline.conversion_rate(b) AS conv_bool,
+	   (SELECT count(*) FILTER (WHERE b)::float8 / count(b) FROM agg_count_deals) AS ref_conv_bool,
+	   pipeline.furthest_stage(s) AS furthest,
+	   (SELECT max(s) FILTER (WHERE s <> 'closed_lost') FROM agg_count_deals) AS ref_furthest
   FROM agg_count_deals;
+SELECT win IS NOT DISTINCT FROM ref_win AS win_matches, funnel = ref_funnel AS funnel_matches,
+	   conv_bool IS NOT DISTINCT FROM ref_conv_bool AS conv_bool_matches,
+	   furthest IS NOT DISTINCT FROM ref_furthest AS furthest_matches
+  FROM agg_count_whole;
+-- For a reader's eye: the four, got beside want.
+SELECT v.* FROM agg_count_whole w,
+	   LATERAL (VALUES ('win_rate', w.win::text, w.ref_win::text), ('funnel', w.funnel::text, w.ref_funnel::text),
+					   ('conversion_rate(b)', w.conv_bool::text, w.ref_conv_bool::text),
+					   ('furthest_stage', w.furthest::text, w.ref_furthest::text)) v(aggregate, got, want);
 
 -- Zero denominators: nothing reached the from stage; only open rows.
 SELECT pipeline.conversion_rate(s, 'closed_won', 'follow_up') AS nobody_reached_from,
@@ -290,6 +301,7 @@ SELECT pipeline.undefine_stages('agg_count_st');
 SELECT count(*) AS left_over FROM pg_proc
  WHERE pronamespace = 'pipeline'::regnamespace AND 'agg_count_st'::regtype = ANY (proargtypes);
 
+DROP VIEW agg_count_whole, agg_count_window;
 DROP TABLE agg_count_custom, agg_count_deals CASCADE;
 DROP TABLE agg_count_ref CASCADE;
 DROP FUNCTION agg_count_reached(regtype, text, text);

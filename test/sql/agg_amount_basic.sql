@@ -121,7 +121,27 @@ SELECT grp, pipeline.backlog_amount(amount, booked_at, fulfilled_at, '2024-02-01
   FROM amt WHERE grp < 3 GROUP BY grp ORDER BY grp;
 
 -- win_rate(stage, amount) and weighted_pipeline(stage, amount), against the
--- stage catalog
+-- stage catalog: over a view of (grp, wr, wp, ref_wr, ref_wp), the groups
+-- and how many differ (as text); for a reader's eye, a random group and the
+-- hand-made ones, each aggregate (got) beside the plain SQL (want)
+CREATE FUNCTION pg_temp.amt_stage_differing(v regclass)
+	RETURNS TABLE (groups bigint, win_rate_differing bigint, weighted_differing bigint) LANGUAGE plpgsql AS $$
+BEGIN
+	RETURN QUERY EXECUTE format($q$
+SELECT count(*) AS groups,
+	   count(*) FILTER (WHERE wr::text IS DISTINCT FROM ref_wr::text) AS win_rate_differing,
+	   count(*) FILTER (WHERE wp::text IS DISTINCT FROM ref_wp::text) AS weighted_differing
+  FROM %s t$q$, v);
+END
+$$;
+CREATE FUNCTION pg_temp.amt_stage_groups(v regclass)
+	RETURNS TABLE (grp integer, win_rate_got numeric, win_rate_want numeric, weighted_got numeric, weighted_want numeric)
+	LANGUAGE plpgsql AS $$
+BEGIN
+	RETURN QUERY EXECUTE format($q$
+SELECT grp, wr, ref_wr, wp, ref_wp FROM %s WHERE grp IN (0, 100, 101, 102) ORDER BY grp$q$, v);
+END
+$$;
 CREATE VIEW amt_stage AS
 		SELECT a.grp,
 			   pipeline.win_rate(a.stage, a.amount) AS wr,
@@ -134,12 +154,8 @@ CREATE VIEW amt_stage AS
 		  FROM amt a LEFT JOIN pipeline.stage_catalog c
 			ON c.stage_type = 'pipeline.stage' AND c.stage = a.stage::text
 		 GROUP BY a.grp;
-SELECT count(*) AS groups,
-	   count(*) FILTER (WHERE wr::text IS DISTINCT FROM ref_wr::text) AS win_rate_differing,
-	   count(*) FILTER (WHERE wp::text IS DISTINCT FROM ref_wp::text) AS weighted_differing
-  FROM amt_stage t;
-SELECT grp, wr AS win_rate_got, ref_wr AS win_rate_want, wp AS weighted_got, ref_wp AS weighted_want
-  FROM amt_stage WHERE grp IN (0, 100, 101, 102) ORDER BY grp;
+SELECT * FROM pg_temp.amt_stage_differing('amt_stage');
+SELECT * FROM pg_temp.amt_stage_groups('amt_stage');
 
 -- the special groups, spelled out
 SELECT grp,
@@ -242,12 +258,8 @@ CREATE VIEW amt_custom_stage AS
 		  LEFT JOIN pipeline.stage_catalog c
 			ON c.stage_type = 'public.amt_deal_stage' AND c.stage = a.s::text
 		 GROUP BY a.grp;
-SELECT count(*) AS groups,
-	   count(*) FILTER (WHERE wr::text IS DISTINCT FROM ref_wr::text) AS win_rate_differing,
-	   count(*) FILTER (WHERE wp::text IS DISTINCT FROM ref_wp::text) AS weighted_differing
-  FROM amt_custom_stage t;
-SELECT grp, wr AS win_rate_got, ref_wr AS win_rate_want, wp AS weighted_got, ref_wp AS weighted_want
-  FROM amt_custom_stage WHERE grp IN (0, 100, 101, 102) ORDER BY grp;
+SELECT * FROM pg_temp.amt_stage_differing('amt_custom_stage');
+SELECT * FROM pg_temp.amt_stage_groups('amt_custom_stage');
 -- (the view uses the type's aggregates, dropped below)
 DROP VIEW amt_custom_stage;
 SELECT p.oid::regprocedure AS aggregate

@@ -49,22 +49,30 @@ INSERT INTO amt VALUES
 	(100006, 102, 'closed_lost', -10.5, 1, 1, '2024-02-01', '2024-02-15');
 
 -- backlog_ratio(backlog, sales)
-SELECT count(*) AS groups_differing
-  FROM (SELECT grp, pipeline.backlog_ratio(backlog, sales) AS agg,
+CREATE VIEW amt_backlog_ratio AS
+		SELECT grp, pipeline.backlog_ratio(backlog, sales) AS agg,
 			   CASE WHEN count(*) FILTER (WHERE backlog IS NOT NULL AND sales IS NOT NULL) = 0 THEN NULL
 					ELSE sum(backlog) FILTER (WHERE sales IS NOT NULL)
 						 / nullif(sum(sales) FILTER (WHERE backlog IS NOT NULL), 0) END AS ref
-		  FROM amt GROUP BY grp) t
+		  FROM amt GROUP BY grp;
+SELECT count(*) AS groups_differing
+  FROM amt_backlog_ratio t
  WHERE agg::text IS DISTINCT FROM ref::text;
+-- For a reader's eye: a random group and the hand-made ones (rows above),
+-- the aggregate (got) beside the plain SQL (want).
+SELECT grp, agg AS got, ref AS want FROM amt_backlog_ratio WHERE grp IN (0, 100, 101, 102) ORDER BY grp;
 
 -- backlog_amount at several instants, one of them a bound of many rows
-SELECT count(*) AS groups_differing
-  FROM (SELECT grp, t, pipeline.backlog_amount(amount, booked_at, fulfilled_at, t) AS agg,
+CREATE VIEW amt_backlog_amount AS
+		SELECT grp, t, pipeline.backlog_amount(amount, booked_at, fulfilled_at, t) AS agg,
 			   CASE WHEN count(*) FILTER (WHERE amount IS NOT NULL AND booked_at IS NOT NULL) = 0 THEN NULL
 					ELSE coalesce(sum(amount) FILTER (WHERE booked_at < t AND (fulfilled_at IS NULL OR fulfilled_at >= t)), 0) END AS ref
 		  FROM amt, (VALUES (timestamptz '2024-02-01 00:00+00'), ('2024-03-15 00:00+00'), ('2024-02-10 13:00+00'), ('2023-01-01 00:00+00')) v(t)
-		 GROUP BY grp, t) t
+		 GROUP BY grp, t;
+SELECT count(*) AS groups_differing
+  FROM amt_backlog_amount t
  WHERE agg::text IS DISTINCT FROM ref::text;
+SELECT grp, t, agg AS got, ref AS want FROM amt_backlog_amount WHERE grp IN (0, 101) ORDER BY grp, t;
 
 -- backlog_ratio and book_to_bill over periods, bounded and unbounded below
 CREATE TEMP TABLE periods (p tstzrange);
@@ -73,12 +81,8 @@ INSERT INTO periods VALUES
 	(tstzrange('2024-01-15 00:00+00', '2024-01-22 00:00+00', '[)')),
 	(tstzrange(NULL, '2024-02-15 00:00+00', '[)')),
 	(tstzrange('2024-02-10 13:00+00', '2024-02-10 14:00+00', '[)'));
-SELECT count(*) AS rows_compared,
-	   count(*) FILTER (WHERE btb::text IS DISTINCT FROM ref_btb::text) AS btb_differing,
-	   count(*) FILTER (WHERE br::text IS DISTINCT FROM ref_br::text) AS br_differing,
-	   count(*) FILTER (WHERE btb IS NULL) > 0 AS some_null,
-	   count(*) FILTER (WHERE btb IS NOT NULL) > 50 AS enough_non_null
-  FROM (SELECT grp, p,
+CREATE TEMP VIEW amt_periods AS
+		SELECT grp, p,
 			   pipeline.book_to_bill(amount, booked_at, fulfilled_at, p) AS btb,
 			   pipeline.backlog_ratio(amount, booked_at, fulfilled_at, p) AS br,
 			   CASE WHEN count(*) FILTER (WHERE amount IS NOT NULL AND booked_at IS NOT NULL) = 0 THEN NULL
@@ -87,7 +91,15 @@ SELECT count(*) AS rows_compared,
 			   CASE WHEN count(*) FILTER (WHERE amount IS NOT NULL AND booked_at IS NOT NULL) = 0 THEN NULL
 					ELSE coalesce(sum(amount) FILTER (WHERE booked_at < upper(p) AND (fulfilled_at IS NULL OR fulfilled_at >= upper(p))), 0)
 						 / nullif(sum(amount) FILTER (WHERE booked_at IS NOT NULL AND fulfilled_at <@ p), 0) END AS ref_br
-		  FROM amt, periods GROUP BY grp, p) t;
+		  FROM amt, periods GROUP BY grp, p;
+SELECT count(*) AS rows_compared,
+	   count(*) FILTER (WHERE btb::text IS DISTINCT FROM ref_btb::text) AS btb_differing,
+	   count(*) FILTER (WHERE br::text IS DISTINCT FROM ref_br::text) AS br_differing,
+	   count(*) FILTER (WHERE btb IS NULL) > 0 AS some_null,
+	   count(*) FILTER (WHERE btb IS NOT NULL) > 50 AS enough_non_null
+  FROM amt_periods t;
+SELECT grp, p, btb AS btb_got, ref_btb AS btb_want, br AS br_got, ref_br AS br_want
+  FROM amt_periods WHERE grp IN (0, 102) ORDER BY grp, lower(p) NULLS FIRST, upper(p);
 
 -- roll-forward identity: backlog(upper) = backlog(lower) + booked - fulfilled
 -- within [lower, upper), for orders fulfilled no earlier than booked (all here)
@@ -100,13 +112,38 @@ SELECT count(*) AS groups, count(*) FILTER (WHERE NOT holds) AS identity_fails
 				 - coalesce(sum(amount) FILTER (WHERE booked_at IS NOT NULL AND fulfilled_at >= '2024-02-01 00:00+00' AND fulfilled_at < '2024-03-01 00:00+00'), 0)
 				 AS holds
 		  FROM amt WHERE grp < 100 GROUP BY grp) t;
+-- For a reader's eye: the terms of the identity for three groups.
+SELECT grp, pipeline.backlog_amount(amount, booked_at, fulfilled_at, '2024-02-01 00:00+00') AS backlog_at_lower,
+	   coalesce(sum(amount) FILTER (WHERE booked_at >= '2024-02-01 00:00+00' AND booked_at < '2024-03-01 00:00+00'), 0) AS booked,
+	   coalesce(sum(amount) FILTER (WHERE booked_at IS NOT NULL AND fulfilled_at >= '2024-02-01 00:00+00'
+										AND fulfilled_at < '2024-03-01 00:00+00'), 0) AS fulfilled,
+	   pipeline.backlog_amount(amount, booked_at, fulfilled_at, '2024-03-01 00:00+00') AS backlog_at_upper
+  FROM amt WHERE grp < 3 GROUP BY grp ORDER BY grp;
 
 -- win_rate(stage, amount) and weighted_pipeline(stage, amount), against the
--- stage catalog
+-- stage catalog: over a view of (grp, wr, wp, ref_wr, ref_wp), the groups
+-- and how many differ (as text); for a reader's eye, a random group and the
+-- hand-made ones, each aggregate (got) beside the plain SQL (want)
+CREATE FUNCTION pg_temp.amt_stage_differing(v regclass)
+	RETURNS TABLE (groups bigint, win_rate_differing bigint, weighted_differing bigint) LANGUAGE plpgsql AS $$
+BEGIN
+	RETURN QUERY EXECUTE format($q$
 SELECT count(*) AS groups,
 	   count(*) FILTER (WHERE wr::text IS DISTINCT FROM ref_wr::text) AS win_rate_differing,
 	   count(*) FILTER (WHERE wp::text IS DISTINCT FROM ref_wp::text) AS weighted_differing
-  FROM (SELECT a.grp,
+  FROM %s t$q$, v);
+END
+$$;
+CREATE FUNCTION pg_temp.amt_stage_groups(v regclass)
+	RETURNS TABLE (grp integer, win_rate_got numeric, win_rate_want numeric, weighted_got numeric, weighted_want numeric)
+	LANGUAGE plpgsql AS $$
+BEGIN
+	RETURN QUERY EXECUTE format($q$
+SELECT grp, wr, ref_wr, wp, ref_wp FROM %s WHERE grp IN (0, 100, 101, 102) ORDER BY grp$q$, v);
+END
+$$;
+CREATE VIEW amt_stage AS
+		SELECT a.grp,
 			   pipeline.win_rate(a.stage, a.amount) AS wr,
 			   pipeline.weighted_pipeline(a.stage, a.amount) AS wp,
 			   CASE WHEN count(*) FILTER (WHERE a.stage IS NOT NULL AND a.amount IS NOT NULL) = 0 THEN NULL
@@ -116,7 +153,9 @@ SELECT count(*) AS groups,
 					ELSE coalesce(sum(a.amount * c.probability) FILTER (WHERE c.kind = 'open'), 0) END AS ref_wp
 		  FROM amt a LEFT JOIN pipeline.stage_catalog c
 			ON c.stage_type = 'pipeline.stage' AND c.stage = a.stage::text
-		 GROUP BY a.grp) t;
+		 GROUP BY a.grp;
+SELECT * FROM pg_temp.amt_stage_differing('amt_stage');
+SELECT * FROM pg_temp.amt_stage_groups('amt_stage');
 
 -- the special groups, spelled out
 SELECT grp,
@@ -162,15 +201,21 @@ SELECT pipeline.backlog_amount(x, '2020-01-01', NULL, '2021-01-01')::text = sum(
 			   (1e-45), (-1e60), (12345678901234567890123456789.0123456789)) v(x);
 -- int128 overflow of the running sum, with random huge values and scales
 SELECT setseed(0.77);
-SELECT bool_and(agg::text = ref::text) AS all_same, count(*) AS groups
-  FROM (SELECT g, pipeline.backlog_amount(x, '2020-01-01', NULL, '2021-01-01') AS agg, sum(x) AS ref,
-			   pipeline.backlog_ratio(x, y) AS r, sum(x) / nullif(sum(y), 0) AS ref_r
-		  FROM (SELECT i % 7 AS g,
+CREATE TEMP TABLE amt_huge AS
+				SELECT i % 7 AS g,
 					   round((random() - 0.5)::numeric * 10::numeric ^ floor(random() * 45)::int, floor(random() * 6)::int) AS x,
 					   round((random() - 0.3)::numeric * 10::numeric ^ floor(random() * 40)::int, 3) AS y
-				  FROM generate_series(1, 3000) i) s
-		 GROUP BY g) t
+				  FROM generate_series(1, 3000) i;
+CREATE TEMP VIEW amt_huge_sums AS
+		SELECT g, pipeline.backlog_amount(x, '2020-01-01', NULL, '2021-01-01') AS agg, sum(x) AS ref,
+			   pipeline.backlog_ratio(x, y) AS r, sum(x) / nullif(sum(y), 0) AS ref_r
+		  FROM amt_huge s
+		 GROUP BY g;
+SELECT bool_and(agg::text = ref::text) AS all_same, count(*) AS groups
+  FROM amt_huge_sums t
  WHERE r::text IS NOT DISTINCT FROM ref_r::text;
+-- For a reader's eye: three groups, each aggregate beside sum() and its quotient.
+SELECT g, agg AS got, ref AS want, r AS ratio_got, ref_r AS ratio_want FROM amt_huge_sums WHERE g < 3 ORDER BY g;
 
 -- a NULL period or as_of skips the row, like any NULL argument
 SELECT pipeline.book_to_bill(a, b, f, p) AS btb, pipeline.backlog_ratio(a, b, f, p) AS br,
@@ -200,10 +245,8 @@ SELECT pipeline.backlog_amount(a, now(), NULL, t)
 CREATE TYPE amt_deal_stage AS ENUM ('new', 'demo', 'lost', 'trial', 'signed');
 SELECT pipeline.define_stages('amt_deal_stage', won => '{signed}', lost => '{lost}',
 							  probabilities => '{0.1, 0.333, 0, 0.7, 1}');
-SELECT count(*) AS groups,
-	   count(*) FILTER (WHERE wr::text IS DISTINCT FROM ref_wr::text) AS win_rate_differing,
-	   count(*) FILTER (WHERE wp::text IS DISTINCT FROM ref_wp::text) AS weighted_differing
-  FROM (SELECT a.grp,
+CREATE VIEW amt_custom_stage AS
+		SELECT a.grp,
 			   pipeline.win_rate(a.s, a.amount) AS wr,
 			   pipeline.weighted_pipeline(a.s, a.amount) AS wp,
 			   CASE WHEN count(*) FILTER (WHERE a.s IS NOT NULL AND a.amount IS NOT NULL) = 0 THEN NULL
@@ -214,7 +257,11 @@ SELECT count(*) AS groups,
 		  FROM (SELECT grp, amount, (enum_range(NULL::amt_deal_stage))[1 + id % 5] AS s FROM amt) a
 		  LEFT JOIN pipeline.stage_catalog c
 			ON c.stage_type = 'public.amt_deal_stage' AND c.stage = a.s::text
-		 GROUP BY a.grp) t;
+		 GROUP BY a.grp;
+SELECT * FROM pg_temp.amt_stage_differing('amt_custom_stage');
+SELECT * FROM pg_temp.amt_stage_groups('amt_custom_stage');
+-- (the view uses the type's aggregates, dropped below)
+DROP VIEW amt_custom_stage;
 SELECT p.oid::regprocedure AS aggregate
   FROM pg_proc p WHERE p.proname IN ('win_rate', 'weighted_pipeline') AND p.pronargs = 2
    AND p.pronamespace = 'pipeline'::regnamespace ORDER BY p.oid::regprocedure::text;
@@ -229,4 +276,5 @@ DELETE FROM pipeline.stage_types WHERE stage_type = 'amt_deal_stage'::regtype;
 DROP TYPE amt_deal_stage CASCADE;
 RESET client_min_messages;
 
+DROP VIEW amt_backlog_ratio, amt_backlog_amount, amt_periods, amt_stage;
 DROP TABLE amt;

@@ -57,6 +57,7 @@ SET enable_partitionwise_aggregate = off;
 SELECT r AS serial_all FROM amt_par_all \gset
 SELECT r AS serial_grouped FROM amt_par_grouped \gset
 -- and an independent plain-SQL computation of the ungrouped row
+CREATE VIEW amt_par_plain AS
 SELECT row(sum(backlog) FILTER (WHERE sales IS NOT NULL) / nullif(sum(sales) FILTER (WHERE backlog IS NOT NULL), 0),
 		   coalesce(sum(amount) FILTER (WHERE booked_at < '2024-02-15 00:00+00' AND (fulfilled_at IS NULL OR fulfilled_at >= '2024-02-15 00:00+00')), 0),
 		   coalesce(sum(amount) FILTER (WHERE booked_at < '2024-03-01 00:00+00' AND (fulfilled_at IS NULL OR fulfilled_at >= '2024-03-01 00:00+00')), 0)
@@ -67,8 +68,9 @@ SELECT row(sum(backlog) FILTER (WHERE sales IS NOT NULL) / nullif(sum(sales) FIL
 			  FROM amt_par a JOIN pipeline.stage_catalog c ON c.stage_type = 'pipeline.stage' AND c.stage = a.stage::text),
 		   (SELECT coalesce(sum(a.amount * c.probability) FILTER (WHERE c.kind = 'open'), 0)
 			  FROM amt_par a JOIN pipeline.stage_catalog c ON c.stage_type = 'pipeline.stage' AND c.stage = a.stage::text))::text
-	   = :'serial_all' AS serial_equals_plain_sql
+	   AS r
   FROM amt_par;
+SELECT r = :'serial_all' AS serial_equals_plain_sql FROM amt_par_plain;
 
 -- forced parallel plan
 SET parallel_setup_cost = 0;
@@ -80,6 +82,7 @@ EXPLAIN (COSTS OFF) SELECT r FROM amt_par_all;
 SELECT r = :'serial_all' AS parallel_equals_serial FROM amt_par_all;
 EXPLAIN (COSTS OFF) SELECT r FROM amt_par_grouped;
 SELECT r = :'serial_grouped' AS parallel_equals_serial FROM amt_par_grouped;
+SELECT a.r AS parallel_all, g.r AS parallel_grouped FROM amt_par_all a, amt_par_grouped g \gset
 
 -- partitionwise aggregation, no parallelism: partial states per partition,
 -- combined
@@ -89,16 +92,32 @@ EXPLAIN (COSTS OFF) SELECT r FROM amt_par_grouped;
 SELECT r = :'serial_grouped' AS partitionwise_equals_serial FROM amt_par_grouped;
 EXPLAIN (COSTS OFF) SELECT r FROM amt_par_all;
 SELECT r = :'serial_all' AS partitionwise_equals_serial FROM amt_par_all;
+SELECT a.r AS partitionwise_all, g.r AS partitionwise_grouped FROM amt_par_all a, amt_par_grouped g \gset
 
 -- both together
 SET max_parallel_workers_per_gather = 2;
 SELECT r = :'serial_grouped' AS both_equal_serial FROM amt_par_grouped;
 SELECT r = :'serial_all' AS both_equal_serial FROM amt_par_all;
+SELECT a.r AS both_all, g.r AS both_grouped FROM amt_par_all a, amt_par_grouped g \gset
+
+-- For a reader's eye: the answers compared above, field by field, for the
+-- whole table and for group 3 (the fourth row of the grouped answer).
+CREATE TYPE amt_par_fields AS (backlog_ratio text, backlog_amount text, backlog_ratio_period text,
+							   book_to_bill text, win_rate text, weighted_pipeline text);
+SELECT v.rows, v.plan, (v.r::amt_par_fields).*
+  FROM (VALUES (1, 'all', 'serial', :'serial_all'), (2, 'all', 'plain SQL', (SELECT r FROM amt_par_plain)),
+			   (3, 'all', 'parallel', :'parallel_all'), (4, 'all', 'partitionwise', :'partitionwise_all'),
+			   (5, 'all', 'both', :'both_all'), (6, 'group 3', 'serial', split_part(:'serial_grouped', ' ', 4)),
+			   (7, 'group 3', 'parallel', split_part(:'parallel_grouped', ' ', 4)),
+			   (8, 'group 3', 'partitionwise', split_part(:'partitionwise_grouped', ' ', 4)),
+			   (9, 'group 3', 'both', split_part(:'both_grouped', ' ', 4))) v(n, rows, plan, r)
+ ORDER BY v.n;
 
 RESET parallel_setup_cost;
 RESET parallel_tuple_cost;
 RESET min_parallel_table_scan_size;
 RESET max_parallel_workers_per_gather;
 RESET enable_partitionwise_aggregate;
-DROP VIEW amt_par_all, amt_par_grouped;
+DROP VIEW amt_par_all, amt_par_grouped, amt_par_plain;
+DROP TYPE amt_par_fields;
 DROP TABLE amt_par;

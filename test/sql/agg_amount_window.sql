@@ -30,13 +30,8 @@ SELECT i, i % 3, i / 3,
 		  FROM generate_series(1, 1500) i) s;
 
 -- moving frames: ROWS BETWEEN 3 PRECEDING AND CURRENT ROW, per region
-SELECT count(*) AS rows_compared,
-	   count(*) FILTER (WHERE br::text IS DISTINCT FROM ref_br::text) AS backlog_ratio_differing,
-	   count(*) FILTER (WHERE ba::text IS DISTINCT FROM ref_ba::text) AS backlog_amount_differing,
-	   count(*) FILTER (WHERE brp::text IS DISTINCT FROM ref_brp::text) AS backlog_ratio_period_differing,
-	   count(*) FILTER (WHERE btb::text IS DISTINCT FROM ref_btb::text) AS book_to_bill_differing,
-	   count(*) FILTER (WHERE br IS NULL) > 0 AND count(*) FILTER (WHERE btb IS NOT NULL) > 100 AS mixed
-  FROM (SELECT id,
+CREATE VIEW amt_win_moving AS
+		SELECT id,
 			   pipeline.backlog_ratio(backlog, sales) OVER w AS br,
 			   CASE WHEN count(*) FILTER (WHERE backlog IS NOT NULL AND sales IS NOT NULL) OVER w = 0 THEN NULL
 					ELSE sum(backlog) FILTER (WHERE sales IS NOT NULL) OVER w
@@ -57,14 +52,22 @@ SELECT count(*) AS rows_compared,
 						 / nullif(sum(amount) FILTER (WHERE booked_at IS NOT NULL AND fulfilled_at >= '2024-01-15 00:00+00'
 													  AND fulfilled_at < '2024-02-15 00:00+00') OVER w, 0) END AS ref_btb
 		  FROM amt_win
-		WINDOW w AS (PARTITION BY region ORDER BY week ROWS BETWEEN 3 PRECEDING AND CURRENT ROW)) t;
+		WINDOW w AS (PARTITION BY region ORDER BY week ROWS BETWEEN 3 PRECEDING AND CURRENT ROW);
+SELECT count(*) AS rows_compared,
+	   count(*) FILTER (WHERE br::text IS DISTINCT FROM ref_br::text) AS backlog_ratio_differing,
+	   count(*) FILTER (WHERE ba::text IS DISTINCT FROM ref_ba::text) AS backlog_amount_differing,
+	   count(*) FILTER (WHERE brp::text IS DISTINCT FROM ref_brp::text) AS backlog_ratio_period_differing,
+	   count(*) FILTER (WHERE btb::text IS DISTINCT FROM ref_btb::text) AS book_to_bill_differing,
+	   count(*) FILTER (WHERE br IS NULL) > 0 AND count(*) FILTER (WHERE btb IS NOT NULL) > 100 AS mixed
+  FROM amt_win_moving t;
+-- For a reader's eye: six weeks of region 0 (each frame: the week and
+-- the three before it), each aggregate beside its plain-SQL window.
+SELECT a.week, m.br, m.ref_br, m.ba, m.ref_ba, m.brp, m.ref_brp, m.btb, m.ref_btb
+  FROM amt_win_moving m JOIN amt_win a USING (id) WHERE a.region = 0 AND a.week BETWEEN 36 AND 41 ORDER BY a.week;
 
 -- stage-taking aggregates over a moving frame and a running total
-SELECT count(*) AS rows_compared,
-	   count(*) FILTER (WHERE wr::text IS DISTINCT FROM ref_wr::text) AS win_rate_differing,
-	   count(*) FILTER (WHERE wp::text IS DISTINCT FROM ref_wp::text) AS weighted_differing,
-	   count(*) FILTER (WHERE wp_run::text IS DISTINCT FROM ref_wp_run::text) AS running_differing
-  FROM (SELECT a.id,
+CREATE VIEW amt_win_stage AS
+		SELECT a.id,
 			   pipeline.win_rate(a.stage, a.amount) OVER w AS wr,
 			   CASE WHEN count(*) FILTER (WHERE a.stage IS NOT NULL AND a.amount IS NOT NULL) OVER w = 0 THEN NULL
 					ELSE coalesce(sum(a.amount) FILTER (WHERE c.kind = 'won') OVER w, 0)
@@ -78,7 +81,15 @@ SELECT count(*) AS rows_compared,
 		  FROM amt_win a LEFT JOIN pipeline.stage_catalog c
 			ON c.stage_type = 'pipeline.stage' AND c.stage = a.stage::text
 		WINDOW w AS (PARTITION BY a.region ORDER BY a.week ROWS BETWEEN 5 PRECEDING AND 1 FOLLOWING),
-			   r AS (PARTITION BY a.region ORDER BY a.week)) t;
+			   r AS (PARTITION BY a.region ORDER BY a.week);
+SELECT count(*) AS rows_compared,
+	   count(*) FILTER (WHERE wr::text IS DISTINCT FROM ref_wr::text) AS win_rate_differing,
+	   count(*) FILTER (WHERE wp::text IS DISTINCT FROM ref_wp::text) AS weighted_differing,
+	   count(*) FILTER (WHERE wp_run::text IS DISTINCT FROM ref_wp_run::text) AS running_differing
+  FROM amt_win_stage t;
+-- the same weeks (frames: five weeks before to one after; the running total)
+SELECT a.week, a.stage, s.wr, s.ref_wr, s.wp, s.ref_wp, s.wp_run, s.ref_wp_run
+  FROM amt_win_stage s JOIN amt_win a USING (id) WHERE a.region = 0 AND a.week BETWEEN 36 AND 41 ORDER BY a.week;
 
 -- a frame whose period changes: each row's own period, one row per frame
 SELECT week, pipeline.book_to_bill(amount, booked_at, fulfilled_at,
@@ -98,4 +109,5 @@ SELECT pipeline.book_to_bill(amount, booked_at, fulfilled_at,
 	   OVER (ORDER BY week ROWS 1 PRECEDING)
   FROM amt_win WHERE amount IS NOT NULL AND booked_at IS NOT NULL AND region = 0;
 
+DROP VIEW amt_win_moving, amt_win_stage;
 DROP TABLE amt_win;

@@ -7,6 +7,8 @@ SET client_min_messages = warning;
 CREATE EXTENSION IF NOT EXISTS pipeline;
 RESET client_min_messages;
 
+\i test/sql/include/side_by_side.sql
+
 -- Reference metadata, written out by hand from DESIGN.md (not read from the
 -- extension), and "reached" re-implemented in SQL.
 CREATE TABLE agg_count_ref (stage_type regtype, label text, ord integer, kind text);
@@ -95,6 +97,9 @@ SELECT * FROM agg_count_actual a FULL JOIN agg_count_expected e USING (grp)
  WHERE (a.conv_bool, a.conv_const, a.conv_var, a.conv_step_const, a.conv_step_var, a.win, a.funnel, a.furthest)
 	   IS DISTINCT FROM
 	   (e.conv_bool, e.conv_const, e.conv_var, e.conv_step_const, e.conv_step_var, e.win, e.funnel, e.furthest);
+-- For a reader's eye: one group, each aggregate beside its reference.
+SELECT grp, s.* FROM agg_count_actual a JOIN agg_count_expected e USING (grp),
+	   pg_temp.side_by_side(to_json(a), to_json(e), '{grp}') s WHERE grp = 5;
 
 -- The special groups: all-NULL group is NULL everywhere but the boolean
 -- and constant-free forms; all-open has no win rate; all-lost has a
@@ -106,19 +111,30 @@ SELECT pipeline.conversion_rate(b) AS conv_bool, pipeline.conversion_rate(s, t) 
 	   pipeline.conversion_rate(s, f, t) AS step, pipeline.win_rate(s) AS win,
 	   pipeline.funnel(s) AS funnel, pipeline.furthest_stage(s) AS furthest
   FROM agg_count_deals WHERE false;
-SELECT pipeline.win_rate(s) IS NOT DISTINCT FROM
+CREATE VIEW agg_count_whole AS
+SELECT pipeline.win_rate(s) AS win,
 	   (SELECT count(*) FILTER (WHERE r.kind = 'won')::float8 / nullif(count(*) FILTER (WHERE r.kind <> 'open'), 0)
 		  FROM agg_count_deals d JOIN agg_count_ref r ON r.label = d.s::text AND r.stage_type = 'pipeline.stage'::regtype)
-	   AS win_matches,
-	   pipeline.funnel(s) = (SELECT array_agg((SELECT count(*) FROM agg_count_deals d
+	   AS ref_win,
+	   pipeline.funnel(s) AS funnel,
+	   (SELECT array_agg((SELECT count(*) FROM agg_count_deals d
 											   WHERE agg_count_reached('pipeline.stage', d.s::text, r.label)) ORDER BY r.ord)
 							   FROM agg_count_ref r WHERE r.stage_type = 'pipeline.stage'::regtype AND r.kind <> 'lost')
-	   AS funnel_matches,
-	   pipeline.conversion_rate(b) IS NOT DISTINCT FROM
-	   (SELECT count(*) FILTER (WHERE b)::float8 / count(b) FROM agg_count_deals) AS conv_bool_matches,
-	   pipeline.furthest_stage(s) IS NOT DISTINCT FROM
-	   (SELECT max(s) FILTER (WHERE s <> 'closed_lost') FROM agg_count_deals) AS furthest_matches
+	   AS ref_funnel,
+	   pipeline.conversion_rate(b) AS conv_bool,
+	   (SELECT count(*) FILTER (WHERE b)::float8 / count(b) FROM agg_count_deals) AS ref_conv_bool,
+	   pipeline.furthest_stage(s) AS furthest,
+	   (SELECT max(s) FILTER (WHERE s <> 'closed_lost') FROM agg_count_deals) AS ref_furthest
   FROM agg_count_deals;
+SELECT win IS NOT DISTINCT FROM ref_win AS win_matches, funnel = ref_funnel AS funnel_matches,
+	   conv_bool IS NOT DISTINCT FROM ref_conv_bool AS conv_bool_matches,
+	   furthest IS NOT DISTINCT FROM ref_furthest AS furthest_matches
+  FROM agg_count_whole;
+-- For a reader's eye: the four, got beside want.
+SELECT v.* FROM agg_count_whole w,
+	   LATERAL (VALUES ('win_rate', w.win::text, w.ref_win::text), ('funnel', w.funnel::text, w.ref_funnel::text),
+					   ('conversion_rate(b)', w.conv_bool::text, w.ref_conv_bool::text),
+					   ('furthest_stage', w.furthest::text, w.ref_furthest::text)) v(aggregate, got, want);
 
 -- Zero denominators: nothing reached the from stage; only open rows.
 SELECT pipeline.conversion_rate(s, 'closed_won', 'follow_up') AS nobody_reached_from,
@@ -151,12 +167,12 @@ SELECT i AS id, floor(random() * 12)::int AS grp,
 			ELSE (enum_range(NULL::agg_count_st))[1 + floor(random() * 8)::int] END AS f
   FROM generate_series(1, 3000) i;
 
-WITH actual AS (
+CREATE VIEW agg_count_custom_actual AS
 	SELECT grp, pipeline.conversion_rate(s, t) AS conv, pipeline.conversion_rate(s, f, t) AS step,
 		   pipeline.conversion_rate(s, 'meeting', 'won') AS step_const,
 		   pipeline.win_rate(s) AS win, pipeline.funnel(s) AS funnel, pipeline.furthest_stage(s) AS furthest
-	  FROM agg_count_custom GROUP BY grp),
-expected AS (
+	  FROM agg_count_custom GROUP BY grp;
+CREATE VIEW agg_count_custom_expected AS
 	SELECT d.grp,
 		   count(*) FILTER (WHERE s IS NOT NULL AND t IS NOT NULL AND agg_count_reached('agg_count_st', s::text, t::text))::float8
 			   / nullif(count(*) FILTER (WHERE s IS NOT NULL AND t IS NOT NULL), 0) AS conv,
@@ -178,10 +194,15 @@ expected AS (
 		   max(s) FILTER (WHERE r.kind <> 'lost') AS furthest
 	  FROM agg_count_custom d
 	  LEFT JOIN agg_count_ref r ON r.stage_type = 'agg_count_st'::regtype AND r.label = d.s::text
-	 GROUP BY d.grp)
-SELECT * FROM actual a FULL JOIN expected e USING (grp)
+	 GROUP BY d.grp;
+SELECT * FROM agg_count_custom_actual a FULL JOIN agg_count_custom_expected e USING (grp)
  WHERE (a.conv, a.step, a.step_const, a.win, a.funnel, a.furthest)
 	   IS DISTINCT FROM (e.conv, e.step, e.step_const, e.win, e.funnel, e.furthest);
+-- For a reader's eye: one group, each aggregate beside its reference.
+SELECT grp, s.* FROM agg_count_custom_actual a JOIN agg_count_custom_expected e USING (grp),
+	   pg_temp.side_by_side(to_json(a), to_json(e), '{grp}') s WHERE grp = 5;
+-- (the views use the type's aggregates, which undefine_stages drops below)
+DROP VIEW agg_count_custom_actual, agg_count_custom_expected;
 
 SELECT pipeline.funnel(s), pipeline.furthest_stage(s), pipeline.win_rate(s)
   FROM unnest('{lead,lost_early,meeting,lost_late,churned,expanded,won}'::agg_count_st[]) s;
@@ -206,7 +227,7 @@ DROP TYPE agg_count_unregistered;
 
 -- Moving windows (inverse transitions) against the plain-SQL window
 -- equivalent, including frames that become empty or all-NULL.
-WITH w AS (
+CREATE VIEW agg_count_window AS
 	SELECT id,
 		   pipeline.conversion_rate(b) OVER win AS conv_bool,
 		   count(*) FILTER (WHERE b) OVER win::float8 / nullif(count(b) OVER win, 0) AS ref_conv_bool,
@@ -232,7 +253,7 @@ WITH w AS (
 			   count(*) FILTER (WHERE s BETWEEN 'closed_won' AND 'follow_up') OVER win,
 			   count(*) FILTER (WHERE s = 'follow_up') OVER win] END AS ref_funnel
 	  FROM agg_count_deals
-	WINDOW win AS (ORDER BY grp, id ROWS BETWEEN 3 PRECEDING AND CURRENT ROW))
+	WINDOW win AS (ORDER BY grp, id ROWS BETWEEN 3 PRECEDING AND CURRENT ROW);
 SELECT count(*) AS rows,
 	   count(*) FILTER (WHERE conv_bool IS DISTINCT FROM ref_conv_bool) AS conv_bool_diff,
 	   count(*) FILTER (WHERE win_rate IS DISTINCT FROM ref_win_rate) AS win_rate_diff,
@@ -241,7 +262,13 @@ SELECT count(*) AS rows,
 	   count(*) FILTER (WHERE furthest IS DISTINCT FROM ref_furthest) AS furthest_diff,
 	   count(*) FILTER (WHERE funnel IS DISTINCT FROM ref_funnel) AS funnel_diff,
 	   count(*) FILTER (WHERE win_rate IS NULL) > 0 AS some_null_frames
-  FROM w;
+  FROM agg_count_window w;
+-- For a reader's eye: ten rows in window order, the last of group 2 (lost
+-- or NULL) and the first of group 3; each row's frame is it and the three
+-- rows before it.
+SELECT w.id, d.grp, d.s, w.win_rate, w.ref_win_rate, w.furthest, w.ref_furthest, w.funnel, w.ref_funnel
+  FROM agg_count_window w JOIN (SELECT id, grp, s, row_number() OVER (ORDER BY grp, id) AS pos FROM agg_count_deals) d USING (id)
+ WHERE d.pos BETWEEN 28 AND 37 ORDER BY d.pos;
 
 -- A frame that starts ahead of the current row and empties out.
 SELECT id, pipeline.win_rate(s) OVER win AS win_rate,
@@ -274,6 +301,7 @@ SELECT pipeline.undefine_stages('agg_count_st');
 SELECT count(*) AS left_over FROM pg_proc
  WHERE pronamespace = 'pipeline'::regnamespace AND 'agg_count_st'::regtype = ANY (proargtypes);
 
+DROP VIEW agg_count_whole, agg_count_window;
 DROP TABLE agg_count_custom, agg_count_deals CASCADE;
 DROP TABLE agg_count_ref CASCADE;
 DROP FUNCTION agg_count_reached(regtype, text, text);

@@ -6,6 +6,8 @@ SET client_min_messages = warning;
 CREATE EXTENSION IF NOT EXISTS pipeline;
 RESET client_min_messages;
 
+\i test/sql/include/side_by_side.sql
+
 SELECT setseed(0.31);
 CREATE TABLE agg_count_par AS
 SELECT i AS id, floor(random() * 25)::int AS grp,
@@ -55,6 +57,9 @@ SELECT count(*) AS groups FROM agg_count_par_serial;
 SELECT * FROM agg_count_par_serial a FULL JOIN agg_count_par_expected e USING (grp)
  WHERE (a.conv_bool, a.conv, a.step, a.win, a.funnel, a.furthest)
 	   IS DISTINCT FROM (e.conv_bool, e.conv, e.step, e.win, e.funnel, e.furthest);
+-- For a reader's eye: one group, the serial answers beside the reference.
+SELECT grp, x.* FROM agg_count_par_serial a JOIN agg_count_par_expected e USING (grp),
+	   pg_temp.side_by_side(to_json(a), to_json(e), '{grp}') x WHERE grp = 3;
 
 -- Forced parallel plan.
 SET parallel_setup_cost = 0;
@@ -68,6 +73,9 @@ SELECT pipeline.win_rate(s), pipeline.funnel(s), pipeline.furthest_stage(s) FROM
 
 SELECT * FROM agg_count_par_v p FULL JOIN agg_count_par_serial s USING (grp)
  WHERE p IS DISTINCT FROM s;
+-- For a reader's eye: the same group, parallel beside serial.
+SELECT grp, x.* FROM agg_count_par_v p JOIN agg_count_par_serial s USING (grp),
+	   pg_temp.side_by_side(to_json(p), to_json(s), '{grp}') x WHERE grp = 3;
 -- Ungrouped, parallel vs serial.
 CREATE TABLE agg_count_par_one AS
 SELECT pipeline.conversion_rate(b) AS conv_bool, pipeline.conversion_rate(s, t) AS conv,
@@ -78,6 +86,11 @@ SELECT o = (SELECT ROW(pipeline.conversion_rate(b), pipeline.conversion_rate(s, 
 					   pipeline.funnel(s), pipeline.furthest_stage(s))::agg_count_par_one
 			  FROM agg_count_par) AS parallel_equals_serial
   FROM agg_count_par_one o;
+-- the ungrouped row, parallel (the table) beside serial
+SELECT x.* FROM agg_count_par_one o,
+	   (SELECT pipeline.conversion_rate(b) AS conv_bool, pipeline.conversion_rate(s, t) AS conv, pipeline.win_rate(s) AS win,
+			   pipeline.funnel(s) AS funnel, pipeline.furthest_stage(s) AS furthest FROM agg_count_par) s,
+	   pg_temp.side_by_side(to_json(o), to_json(s)) x;
 RESET parallel_leader_participation;
 
 -- Partitionwise aggregation: partial aggregates per partition, combined
@@ -98,6 +111,9 @@ SET enable_partitionwise_aggregate = on;
 EXPLAIN (COSTS OFF) SELECT * FROM agg_count_part_v;
 SELECT * FROM agg_count_part_v p FULL JOIN agg_count_par_serial s USING (grp)
  WHERE p IS DISTINCT FROM s;
+-- the same group, partitionwise beside serial
+SELECT grp, x.* FROM agg_count_part_v p JOIN agg_count_par_serial s USING (grp),
+	   pg_temp.side_by_side(to_json(p), to_json(s), '{grp}') x WHERE grp = 3;
 
 -- Both at once: parallel partial aggregation per partition.
 SET max_parallel_workers_per_gather = 2;
@@ -106,6 +122,9 @@ SET parallel_tuple_cost = 0;
 SET min_parallel_table_scan_size = 0;
 SELECT * FROM agg_count_part_v p FULL JOIN agg_count_par_serial s USING (grp)
  WHERE p IS DISTINCT FROM s;
+-- ... and both at once
+SELECT grp, x.* FROM agg_count_part_v p JOIN agg_count_par_serial s USING (grp),
+	   pg_temp.side_by_side(to_json(p), to_json(s), '{grp}') x WHERE grp = 3;
 RESET ALL;
 
 DROP VIEW agg_count_part_v, agg_count_par_v, agg_count_par_expected;

@@ -66,6 +66,11 @@ WITH pairs AS (
 SELECT t, count(*) AS pairs, count(*) FILTER (WHERE got) AS allowed,
 	   count(*) FILTER (WHERE got IS DISTINCT FROM want) AS mismatches
   FROM pairs GROUP BY t ORDER BY t;
+-- For a reader's eye: the pairs from trial of "fast" (strict's edges, with
+-- trial -> dropped forbidden), both ways of asking side by side.
+SELECT t.e AS to_status, pipeline.can_move('regress_rt.subs', 'trial', t.e::text, 'status') AS got,
+	   pipeline.can_transition('trial'::regress_rt.flow, t.e, 'fast') AS want
+  FROM unnest(enum_range(NULL::regress_rt.flow)) t(e) ORDER BY t.e;
 WITH froms AS (
 	SELECT 'deals' AS t, pipeline.allowed_moves('regress_rt.deals', f.e::text) AS got,
 		   pipeline.next_stages(f.e, 'strict')::text[] AS want
@@ -76,6 +81,11 @@ WITH froms AS (
 	  FROM (SELECT NULL::regress_rt.flow AS e UNION ALL SELECT unnest(enum_range(NULL::regress_rt.flow))) f)
 SELECT t, count(*) AS froms, count(*) FILTER (WHERE got IS DISTINCT FROM want) AS mismatches
   FROM froms GROUP BY t ORDER BY t;
+-- ... and every "from" of subs: what the picker offers, what next_stages says.
+SELECT f.e AS from_status, pipeline.allowed_moves('regress_rt.subs', f.e::text, 'status') AS got,
+	   pipeline.next_stages(f.e, 'fast')::text[] AS want
+  FROM (SELECT NULL::regress_rt.flow AS e UNION ALL SELECT unnest(enum_range(NULL::regress_rt.flow))) f
+ ORDER BY f.e NULLS FIRST;
 
 -- Bound parameters of type text (what JDBC, node-postgres and psqlODBC
 -- send), and unknown-typed ones: no cast to the enum needed.

@@ -6,11 +6,11 @@ RESET client_min_messages;
 \i test/sql/include/try.sql
 
 -- An independent statement of the built-in rules (DESIGN.md "Rulesets"),
--- from pipeline.stage_catalog, compared with can_transition over every
--- (from, to) pair including creation (from NULL), and with the
--- transition_rules view.  Returns one row per ruleset.
-CREATE FUNCTION pg_temp.check_builtin(typ regtype)
-RETURNS TABLE (ruleset text, pairs bigint, allowed bigint, mismatches bigint, view_mismatches bigint)
+-- from pipeline.stage_catalog, next to can_transition and the
+-- transition_rules view, for every (from, to) pair including creation
+-- (from NULL) under both rulesets: one row per pair and ruleset.
+CREATE FUNCTION pg_temp.builtin_pairs(typ regtype)
+RETURNS TABLE (ruleset text, fs text, ts text, tor integer, got boolean, want boolean, in_view boolean)
 LANGUAGE plpgsql AS $$
 BEGIN
 	RETURN QUERY EXECUTE format($q$
@@ -49,16 +49,40 @@ BEGIN
 						WHERE v.stage_type = pipeline._type_name(%1$L::regtype) AND v.ruleset = r.ruleset
 						  AND v.from_stage IS NOT DISTINCT FROM fs AND v.to_stage = ts) AS in_view
 		  FROM expected2 e CROSS JOIN (VALUES ('strict'), ('lenient')) r(ruleset))
-	SELECT ruleset, count(*), count(*) FILTER (WHERE got AND fs IS DISTINCT FROM ts),
-		   count(*) FILTER (WHERE got IS DISTINCT FROM want),
-		   count(*) FILTER (WHERE fs IS DISTINCT FROM ts AND in_view IS DISTINCT FROM want)
-	  FROM actual GROUP BY ruleset ORDER BY ruleset DESC
+	SELECT ruleset, fs, ts, tor, got, want, in_view FROM actual
 	$q$, typ);
 END
 $$;
 
+-- The pairs compared with can_transition and with the view: one row per
+-- ruleset.
+CREATE FUNCTION pg_temp.check_builtin(typ regtype)
+RETURNS TABLE (ruleset text, pairs bigint, allowed bigint, mismatches bigint, view_mismatches bigint)
+LANGUAGE sql AS $$
+	SELECT ruleset, count(*), count(*) FILTER (WHERE got AND fs IS DISTINCT FROM ts),
+		   count(*) FILTER (WHERE got IS DISTINCT FROM want),
+		   count(*) FILTER (WHERE fs IS DISTINCT FROM ts AND in_view IS DISTINCT FROM want)
+	  FROM pg_temp.builtin_pairs(typ) GROUP BY ruleset ORDER BY ruleset DESC
+$$;
+
+-- For a reader's eye: the pairs from one stage, each ruleset's answer
+-- (got: can_transition, view: in transition_rules, want: the statement
+-- above); the view leaves out a stage's move to itself.
+CREATE FUNCTION pg_temp.builtin_from(typ regtype, from_stage text)
+RETURNS TABLE (to_stage text, strict_got boolean, strict_view boolean, strict_want boolean,
+			   lenient_got boolean, lenient_view boolean, lenient_want boolean)
+LANGUAGE sql AS $$
+	SELECT ts, bool_and(got) FILTER (WHERE ruleset = 'strict'), bool_and(in_view) FILTER (WHERE ruleset = 'strict'),
+		   bool_and(want) FILTER (WHERE ruleset = 'strict'), bool_and(got) FILTER (WHERE ruleset = 'lenient'),
+		   bool_and(in_view) FILTER (WHERE ruleset = 'lenient'), bool_and(want) FILTER (WHERE ruleset = 'lenient')
+	  FROM pg_temp.builtin_pairs(typ) WHERE fs = from_stage GROUP BY ts, tor ORDER BY tor
+$$;
+
 -- pipeline.stage: 10 "from" values (creation + 9) x 9 targets per ruleset
 SELECT * FROM pg_temp.check_builtin('pipeline.stage');
+-- the last open stage: on to the first won stage, or lost; lenient adds
+-- every open stage
+SELECT * FROM pg_temp.builtin_from('pipeline.stage', 'negotiation');
 
 -- The strict ruleset in full, as the view shows it.
 SELECT from_stage, string_agg(to_stage, ', ' ORDER BY pipeline.stage_ordinal(to_stage::pipeline.stage)) AS to_stages
@@ -72,6 +96,8 @@ CREATE TYPE public.hire AS ENUM ('sourced', 'screen', 'rejected', 'interview', '
 								 'hired', 'onboarded', 'withdrawn');
 SELECT pipeline.define_stages('public.hire', won => '{hired,onboarded}', lost => '{rejected,withdrawn}');
 SELECT * FROM pg_temp.check_builtin('public.hire');
+-- an open stage after a lost one: the next open stage, or either lost one
+SELECT * FROM pg_temp.builtin_from('public.hire', 'interview');
 SELECT pipeline.next_stages('screen'::public.hire), pipeline.next_stages('offer'::public.hire),
 	   pipeline.next_stages('rejected'::public.hire, 'lenient'), pipeline.next_stages(NULL::public.hire);
 

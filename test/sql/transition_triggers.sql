@@ -198,6 +198,9 @@ SELECT id, from_stage, to_stage, changed_by = current_user AS by_me,
   FROM public.deals_stage_history WHERE id IN (6, 30) ORDER BY seq;
 SET enable_seqscan = off;
 SELECT count(*) AS creations FROM public.deals_stage_history WHERE from_stage IS NULL AND id >= 20;
+-- the rows counted (sequential scans still off): 20 (loaded with enforcement
+-- off) and 30 (inserted after the index was made)
+SELECT id, to_stage FROM public.deals_stage_history WHERE from_stage IS NULL AND id >= 20 ORDER BY id;
 RESET enable_seqscan;
 
 -- detach keeps the history table; the table is free again

@@ -162,6 +162,34 @@ SELECT 'upg_parts', count(*),
           FROM upg_parts_stage_history WINDOW k AS (PARTITION BY region, id ORDER BY changed_at, seq)) w USING (seq);
 SELECT id, from_stage, to_stage, from_entered_at IS NOT NULL AS has_from_entered_at, furthest_before
   FROM upg_deals_stage_history ORDER BY id, seq LIMIT 6;
+-- For a reader's eye: every row of both histories, each derived column as
+-- written (got) and as the key's earlier rows give it (want):
+-- entered_seq, the seq of the row whose changed_at from_entered_at is (the
+-- key's previous row); furthest, the furthest non-lost stage of the key's
+-- earlier rows.
+CREATE FUNCTION pg_temp.upg_derived(hist regclass, keys text[])
+RETURNS TABLE (history text, key text, seq bigint, from_stage text, to_stage text, entered_seq_got bigint,
+               entered_seq_want bigint, furthest_got text, furthest_want text)
+LANGUAGE plpgsql AS $$
+DECLARE
+	hk text := (SELECT string_agg('h.' || quote_ident(k), ', ') FROM unnest(keys) k);
+	ek text := (SELECT string_agg('e.' || quote_ident(k), ', ') FROM unnest(keys) k);
+BEGIN
+	RETURN QUERY EXECUTE format($q$
+	SELECT regexp_replace(%1$L, '_stage_history$', ''), ROW(%2$s)::text, h.seq, h.from_stage::text, h.to_stage::text,
+	       (SELECT e.seq FROM %1$s e WHERE ROW(%3$s) = ROW(%2$s) AND e.changed_at = h.from_entered_at),
+	       (SELECT e.seq FROM %1$s e WHERE ROW(%3$s) = ROW(%2$s) AND h.from_stage IS NOT NULL
+	           AND (e.changed_at, e.seq) < (h.changed_at, h.seq) ORDER BY e.changed_at DESC, e.seq DESC LIMIT 1),
+	       h.furthest_before::text,
+	       (SELECT max(e.to_stage) FROM %1$s e WHERE ROW(%3$s) = ROW(%2$s)
+	           AND (e.changed_at, e.seq) < (h.changed_at, h.seq) AND pipeline.stage_kind(e.to_stage) <> 'lost')::text
+	  FROM %1$s h ORDER BY h.seq$q$, hist, hk, ek);
+END
+$$;
+SELECT * FROM pg_temp.upg_derived('upg_deals_stage_history', '{id}')
+UNION ALL
+SELECT * FROM pg_temp.upg_derived('upg_parts_stage_history', '{region,id}')
+ ORDER BY history, seq;
 
 -- 1.1: the attachments are configuration rows (by identity), and the
 -- triggers carry only their stage column

@@ -47,6 +47,20 @@ SELECT (SELECT count(*) FROM regress_va.deals_stage_visits)
 	   (SELECT v.exited_at = h.changed_at AND v.time_in_stage = h.changed_at - v.entered_at
 		  FROM regress_va.deals_stage_visits v, regress_va.deals_stage_history h
 		 WHERE v.id = 60 AND v.stage = 'closed_lost' AND h.id = 60 AND h.to_stage IS NULL) AS deletion_ends_visit;
+-- For a reader's eye: the visits of a row that went all the way (4) and of
+-- the deleted one (60), each by the history row that began it (entered_seq):
+-- the row that ended it as the view says (got: the one whose changed_at is
+-- exited_at) and as the history says (want: the key's next row), and
+-- is_current, got beside want (no next row, and the row still exists).
+SELECT v.id, h.seq AS entered_seq, v.stage,
+	   (SELECT x.seq FROM regress_va.deals_stage_history x WHERE x.id = v.id AND x.changed_at = v.exited_at) AS exited_seq_got,
+	   n.seq AS exited_seq_want, v.is_current AS current_got,
+	   n.seq IS NULL AND EXISTS (SELECT FROM regress_va.deals d WHERE d.id = v.id) AS current_want
+  FROM regress_va.deals_stage_visits v
+  JOIN regress_va.deals_stage_history h ON h.id = v.id AND h.changed_at = v.entered_at
+  LEFT JOIN LATERAL (SELECT x.seq FROM regress_va.deals_stage_history x
+					  WHERE x.id = h.id AND x.seq > h.seq ORDER BY x.seq LIMIT 1) n ON true
+ WHERE v.id IN (4, 60) ORDER BY v.id, h.seq;
 -- Durations count visits left for another stage: the deleted row's
 -- closed_lost visit ended by its deletion is not one.
 SELECT stage, visits FROM regress_va.deals_stage_durations ORDER BY ordinal;

@@ -1,9 +1,11 @@
 -- History views: semantics checked against answers computed independently
 -- (correlated subqueries and the literal "reached" rule, over
--- pipeline.stage_catalog) on seeded random histories.  Only mismatch counts
--- are printed.  The history tables have exactly attach's shape, deletion
--- rows (to_stage NULL) included; a row's history is ordered by
--- (changed_at, seq), and one table's seq is scrambled to show it.
+-- pipeline.stage_catalog) on seeded random histories.  Each check prints
+-- its mismatch count over every row, then, for a reader's eye, a small
+-- table of a few chosen keys or every stage with the view's answer (got)
+-- beside the independent one (want).  The history tables have exactly
+-- attach's shape, deletion rows (to_stage NULL) included; a row's history
+-- is ordered by (changed_at, seq), and one table's seq is scrambled to show it.
 SET client_min_messages = warning;
 CREATE EXTENSION IF NOT EXISTS pipeline;
 RESET client_min_messages;
@@ -153,8 +155,8 @@ ALTER TYPE regress_vs.flow ADD VALUE 'pilot' BEFORE 'review';
 -- The metadata, copied once for the independent answers.
 CREATE TABLE regress_vs.cat AS SELECT * FROM pipeline.stage_catalog;
 
--- Independent answers, as functions of (target, history) written once per
--- target below; each check prints its mismatch count.
+-- Independent answers, as views written once per target below; each check
+-- prints its mismatch count, then a few rows of view and answer side by side.
 
 -- Visits: one per history row into a stage, ended by the next history row
 -- of the same key in (changed_at, seq) order -- a move or a deletion --
@@ -169,20 +171,29 @@ SELECT h.region, h.id, h.to_stage::text AS stage, c.ordinal, h.changed_at AS ent
 					  WHERE n.region = h.region AND n.id = h.id AND (n.changed_at, n.seq) > (h.changed_at, h.seq)
 					  ORDER BY n.changed_at, n.seq LIMIT 1) n ON true;
 
-WITH e AS (
+CREATE VIEW regress_vs.expected_deal_visit_times AS
 	SELECT region, id, stage, ordinal, entered_at, exited_at,
 		   CASE WHEN exited_at IS NOT NULL THEN exited_at - entered_at
 				WHEN row_exists THEN now() - entered_at END AS time_in_stage,
 		   exited_at IS NULL AND row_exists AS is_current
-	  FROM regress_vs.expected_deal_visits)
+	  FROM regress_vs.expected_deal_visits;
 SELECT count(*) AS visit_mismatches,
 	   count(*) FILTER (WHERE e.id IS NULL) AS extra_in_view,
 	   count(*) FILTER (WHERE v.id IS NULL) AS missing_from_view
-  FROM e FULL JOIN regress_vs.deals_stage_visits v
+  FROM regress_vs.expected_deal_visit_times e FULL JOIN regress_vs.deals_stage_visits v
 	ON (v.region, v.id, v.entered_at, v.stage) = (e.region, e.id, e.entered_at, e.stage)
  WHERE e.id IS NULL OR v.id IS NULL
 	OR (v.ordinal, v.exited_at, v.time_in_stage, v.is_current)
 	   IS DISTINCT FROM (e.ordinal, e.exited_at, e.time_in_stage, e.is_current);
+-- For a reader's eye: a row deleted after three visits (a deletion row ends
+-- the last) and a row still in the table (its last visit is current; the
+-- running time of a current visit depends on now(), so it is left out).
+SELECT region, id, stage, entered_at, v.exited_at AS exited_got, e.exited_at AS exited_want,
+	   v.is_current AS current_got, e.is_current AS current_want,
+	   CASE WHEN v.exited_at IS NOT NULL THEN v.time_in_stage END AS time_got,
+	   CASE WHEN e.exited_at IS NOT NULL THEN e.time_in_stage END AS time_want
+  FROM regress_vs.expected_deal_visit_times e FULL JOIN regress_vs.deals_stage_visits v USING (region, id, entered_at, stage)
+ WHERE (region, id) IN (('r1', 4), ('r0', 3)) ORDER BY id, entered_at;
 SELECT count(*) = (SELECT count(*) FROM regress_vs.deals_stage_history WHERE to_stage IS NOT NULL) AS one_visit_per_history_row,
 	   count(*) FILTER (WHERE is_current) = (SELECT count(*) FROM regress_vs.deals) AS one_current_visit_per_row,
 	   count(*) FILTER (WHERE time_in_stage < interval '0') AS negative_times,
@@ -196,11 +207,16 @@ SELECT count(*) FILTER (WHERE (v.time_in_stage IS NULL) <> (v.time_in_stage_days
 									   - extract(epoch FROM v.entered_at)) / 86400) > 1e-9) AS visit_day_mismatches,
 	   count(*) FILTER (WHERE v.time_in_stage_days > 0) > 1000 AS many_days_checked
   FROM regress_vs.deals_stage_visits v;
+-- the same rows' ended visits, to six places
+SELECT region, id, stage, time_in_stage, round(time_in_stage_days::numeric, 6) AS days_got,
+	   round((extract(epoch FROM exited_at) - extract(epoch FROM entered_at)) / 86400, 6) AS days_want
+  FROM regress_vs.deals_stage_visits
+ WHERE (region, id) IN (('r1', 4), ('r0', 3)) AND exited_at IS NOT NULL ORDER BY id, entered_at;
 
 -- Durations: completed visits (left for another stage, not deleted)
 -- grouped by stage; intervals justified (compared as text, since interval
 -- equality ignores the carry), days from the epochs of each visit's ends.
-WITH e AS (
+CREATE VIEW regress_vs.expected_deal_durations AS
 	SELECT stage, ordinal, count(*) AS visits, avg(exited_at - entered_at) AS avg_time,
 		   percentile_cont(0.5) WITHIN GROUP (ORDER BY exited_at - entered_at) AS median_time,
 		   percentile_cont(0.9) WITHIN GROUP (ORDER BY exited_at - entered_at) AS p90_time,
@@ -209,11 +225,12 @@ WITH e AS (
 		   percentile_cont(0.9) WITHIN GROUP (ORDER BY x.days) AS p90_days
 	  FROM regress_vs.expected_deal_visits,
 		   LATERAL (SELECT (extract(epoch FROM exited_at) - extract(epoch FROM entered_at))::float8 / 86400 AS days) x
-	 WHERE exited_at IS NOT NULL AND NOT ended_by_deletion GROUP BY stage, ordinal)
+	 WHERE exited_at IS NOT NULL AND NOT ended_by_deletion GROUP BY stage, ordinal;
 SELECT count(*) AS duration_mismatches,
 	   count(*) FILTER (WHERE e.avg_time::text <> d.avg_time::text) AS unjustified_in_view,
-	   (SELECT count(*) FROM e WHERE e.avg_time::text <> justify_hours(e.avg_time)::text) > 0 AS avg_needs_justifying
-  FROM e FULL JOIN regress_vs.deals_stage_durations d USING (stage)
+	   (SELECT count(*) FROM regress_vs.expected_deal_durations e
+		 WHERE e.avg_time::text <> justify_hours(e.avg_time)::text) > 0 AS avg_needs_justifying
+  FROM regress_vs.expected_deal_durations e FULL JOIN regress_vs.deals_stage_durations d USING (stage)
  WHERE (e.ordinal, e.visits, e.avg_time, e.median_time, e.p90_time)
 	   IS DISTINCT FROM (d.ordinal, d.visits, d.avg_time, d.median_time, d.p90_time)
 	OR (justify_hours(e.avg_time)::text, justify_hours(e.median_time)::text, justify_hours(e.p90_time)::text)
@@ -221,11 +238,18 @@ SELECT count(*) AS duration_mismatches,
 	OR abs(e.avg_days - d.avg_days) > 1e-9 OR abs(e.median_days - d.median_days) > 1e-9
 	OR abs(e.p90_days - d.p90_days) > 1e-9
 	OR d.avg_days IS NULL OR d.median_days IS NULL OR d.p90_days IS NULL;
+-- For a reader's eye: every stage (want justified, days to six places).
+SELECT stage, d.visits AS visits_got, e.visits AS visits_want, d.avg_time AS avg_got, justify_hours(e.avg_time) AS avg_want,
+	   d.median_time AS median_got, justify_hours(e.median_time) AS median_want,
+	   round(d.avg_days::numeric, 6) AS avg_days_got, round(e.avg_days::numeric, 6) AS avg_days_want
+  FROM regress_vs.expected_deal_durations e FULL JOIN regress_vs.deals_stage_durations d USING (stage)
+ ORDER BY coalesce(e.ordinal, d.ordinal);
 SELECT count(*) AS hours_of_a_day_or_more FROM regress_vs.deals_stage_durations
  WHERE extract(hour FROM avg_time) >= 24 OR extract(hour FROM median_time) >= 24 OR extract(hour FROM p90_time) >= 24;
 
 -- Rotting: the row's stage equals its latest history row's, which began
 -- longer ago than the stage's threshold (read from pipeline.stage_settings).
+CREATE VIEW regress_vs.expected_deal_rotting AS
 WITH last AS (
 	SELECT DISTINCT ON (h.region, h.id) h.* FROM regress_vs.deals_stage_history h
 	 ORDER BY h.region, h.id, h.changed_at DESC, h.seq DESC),
@@ -237,13 +261,21 @@ e AS (
 	  JOIN last l ON l.region = d.region AND l.id = d.id AND l.to_stage = d.stage
 	  JOIN pipeline.stage_settings s ON s.stage_type = 'pipeline.stage'::regtype AND s.stage = d.stage::text
 	 WHERE now() - l.changed_at > s.rotting_after)
-SELECT count(*) AS rotting_mismatches, (SELECT count(*) > 10 FROM e) AS some_rotting,
-	   (SELECT count(DISTINCT stage) = 3 FROM e) AS three_rotting_stages
-  FROM e FULL JOIN regress_vs.deals_rotting r USING (region, id)
+SELECT * FROM e;
+SELECT count(*) AS rotting_mismatches, (SELECT count(*) > 10 FROM regress_vs.expected_deal_rotting) AS some_rotting,
+	   (SELECT count(DISTINCT stage) = 3 FROM regress_vs.expected_deal_rotting) AS three_rotting_stages
+  FROM regress_vs.expected_deal_rotting e FULL JOIN regress_vs.deals_rotting r USING (region, id)
  WHERE (e.stage, e.entered_at, e.time_in_stage, e.rotting_after)
 	   IS DISTINCT FROM (r.stage, r.entered_at, r.time_in_stage, r.rotting_after)
 	OR NOT abs(e.time_in_stage_days - r.time_in_stage_days) < 1e-9
 	OR NOT abs(e.rotting_after_days - r.rotting_after_days) < 1e-12;
+-- For a reader's eye: the first rows rotting in proposal (10 days) or
+-- closed_won (1 day), all entered months ago (the times in stage grow with
+-- now(), left out).
+SELECT region, id, r.stage AS stage_got, e.stage AS stage_want, r.entered_at AS entered_got, e.entered_at AS entered_want,
+	   r.rotting_after AS after_got, e.rotting_after AS after_want
+  FROM regress_vs.expected_deal_rotting e FULL JOIN regress_vs.deals_rotting r USING (region, id)
+ WHERE coalesce(e.stage, r.stage) IN ('proposal', 'closed_won') ORDER BY id LIMIT 6;
 SELECT count(*) AS catalog_day_mismatches
   FROM pipeline.stage_catalog c
  WHERE (c.rotting_after IS NULL) <> (c.rotting_after_days IS NULL)
@@ -263,6 +295,7 @@ CREATE FUNCTION regress_vs.reached(x_kind text, x_ord integer, s_kind text, s_or
 		ELSE false END
 $$;
 
+CREATE VIEW regress_vs.expected_deals_funnel AS
 WITH s AS (
 	SELECT c.stage, c.ordinal, c.kind, row_number() OVER (ORDER BY c.ordinal) AS pos
 	  FROM regress_vs.cat c WHERE c.stage_type = 'pipeline.stage' AND c.kind <> 'lost'),
@@ -279,10 +312,15 @@ e AS (
 		   CASE WHEN r.pos = 1 OR p.reached = 0 THEN NULL ELSE r.reached::float8 / p.reached END AS conversion_from_previous,
 		   CASE WHEN f.reached = 0 THEN NULL ELSE r.reached::float8 / f.reached END AS conversion_from_first
 	  FROM r LEFT JOIN r p ON p.pos = r.pos - 1 JOIN r f ON f.pos = 1)
+SELECT * FROM e;
 SELECT count(*) AS funnel_mismatches
-  FROM e FULL JOIN regress_vs.deals_funnel v USING (stage)
+  FROM regress_vs.expected_deals_funnel e FULL JOIN regress_vs.deals_funnel v USING (stage)
  WHERE (e.ordinal, e.reached, e.reached_amount, e.conversion_from_previous, e.conversion_from_first)
 	   IS DISTINCT FROM (v.ordinal, v.reached, v.reached_amount, v.conversion_from_previous, v.conversion_from_first);
+-- For a reader's eye: every stage (conversions to six places).
+SELECT stage, v.reached AS reached_got, e.reached AS reached_want, v.reached_amount AS amount_got, e.reached_amount AS amount_want,
+	   round(v.conversion_from_previous::numeric, 6) AS from_previous_got, round(e.conversion_from_previous::numeric, 6) AS from_previous_want
+  FROM regress_vs.expected_deals_funnel e FULL JOIN regress_vs.deals_funnel v USING (stage) ORDER BY coalesce(e.ordinal, v.ordinal);
 -- Sanity of the funnel itself: non-increasing, first stage = rows with any non-lost history.
 SELECT bool_and(conversion_from_previous <= 1) AS non_increasing,
 	   (SELECT reached FROM regress_vs.deals_funnel WHERE ordinal = 1)
@@ -293,6 +331,7 @@ SELECT bool_and(conversion_from_previous <= 1) AS non_increasing,
 
 -- The custom type: column "status", lost stage between open ones, a label
 -- added after attach, no amount column.
+CREATE VIEW regress_vs.expected_subs_funnel AS
 WITH s AS (
 	SELECT c.stage, c.ordinal, c.kind, row_number() OVER (ORDER BY c.ordinal) AS pos
 	  FROM regress_vs.cat c WHERE c.stage_type = 'regress_vs.flow' AND c.kind <> 'lost'),
@@ -308,27 +347,40 @@ e AS (
 		   CASE WHEN r.pos = 1 OR p.reached = 0 THEN NULL ELSE r.reached::float8 / p.reached END AS conversion_from_previous,
 		   CASE WHEN f.reached = 0 THEN NULL ELSE r.reached::float8 / f.reached END AS conversion_from_first
 	  FROM r LEFT JOIN r p ON p.pos = r.pos - 1 JOIN r f ON f.pos = 1)
+SELECT * FROM e;
 SELECT count(*) AS funnel_mismatches,
 	   (SELECT array_agg(stage ORDER BY ordinal) FROM regress_vs.subs_status_funnel) AS funnel_stages
-  FROM e FULL JOIN regress_vs.subs_status_funnel v USING (stage)
+  FROM regress_vs.expected_subs_funnel e FULL JOIN regress_vs.subs_status_funnel v USING (stage)
  WHERE (e.ordinal, e.reached, e.reached_amount, e.conversion_from_previous, e.conversion_from_first)
 	   IS DISTINCT FROM (v.ordinal, v.reached, v.reached_amount, v.conversion_from_previous, v.conversion_from_first);
+-- every stage, the one added after attach too
+SELECT stage, v.reached AS reached_got, e.reached AS reached_want, v.reached_amount AS amount_got, e.reached_amount AS amount_want,
+	   round(v.conversion_from_previous::numeric, 6) AS from_previous_got, round(e.conversion_from_previous::numeric, 6) AS from_previous_want
+  FROM regress_vs.expected_subs_funnel e FULL JOIN regress_vs.subs_status_funnel v USING (stage) ORDER BY coalesce(e.ordinal, v.ordinal);
 
-WITH e AS (
+CREATE VIEW regress_vs.expected_subs_visits AS
 	SELECT h.id, h.to_stage::text AS stage, h.changed_at AS entered_at,
 		   (SELECT n.changed_at FROM regress_vs.subs_status_stage_history n
 			 WHERE n.id = h.id AND (n.changed_at, n.seq) > (h.changed_at, h.seq)
 			 ORDER BY n.changed_at, n.seq LIMIT 1) AS exited_at,
 		   EXISTS (SELECT FROM regress_vs.subs d WHERE d.id = h.id) AS row_exists
 	  FROM regress_vs.subs_status_stage_history h
-	 WHERE h.to_stage IS NOT NULL)
+	 WHERE h.to_stage IS NOT NULL;
 SELECT count(*) AS visit_mismatches
-  FROM e FULL JOIN regress_vs.subs_status_stage_visits v USING (id, entered_at, stage)
+  FROM regress_vs.expected_subs_visits e FULL JOIN regress_vs.subs_status_stage_visits v USING (id, entered_at, stage)
  WHERE e.id IS NULL OR v.id IS NULL
 	OR (v.exited_at, v.is_current) IS DISTINCT FROM (e.exited_at, e.exited_at IS NULL AND e.row_exists);
+-- For a reader's eye: a row reopened after being dropped (18), and one
+-- deleted without a deletion row (8: its last visit never ends, and is
+-- not current).
+SELECT id, stage, entered_at, v.exited_at AS exited_got, e.exited_at AS exited_want,
+	   v.is_current AS current_got, e.exited_at IS NULL AND e.row_exists AS current_want
+  FROM regress_vs.expected_subs_visits e FULL JOIN regress_vs.subs_status_stage_visits v USING (id, entered_at, stage)
+ WHERE id IN (8, 18) ORDER BY id, entered_at;
 
 -- Durations of the history whose seq is scrambled: the next row by
 -- changed_at ends a visit; a visit ended by a deletion is not completed.
+CREATE VIEW regress_vs.expected_subs_durations AS
 WITH v AS (
 	SELECT h.to_stage::text AS stage, h.changed_at AS entered_at, n.changed_at AS exited_at
 	  FROM regress_vs.subs_status_stage_history h
@@ -341,19 +393,32 @@ e AS (
 		   percentile_cont(0.9) WITHIN GROUP (ORDER BY exited_at - entered_at) AS p90_time,
 		   avg((extract(epoch FROM exited_at) - extract(epoch FROM entered_at))::float8 / 86400) AS avg_days
 	  FROM v GROUP BY stage)
+SELECT * FROM e;
 SELECT count(*) AS duration_mismatches
-  FROM e FULL JOIN regress_vs.subs_status_stage_durations d USING (stage)
+  FROM regress_vs.expected_subs_durations e FULL JOIN regress_vs.subs_status_stage_durations d USING (stage)
  WHERE (e.visits, justify_hours(e.avg_time)::text, justify_hours(e.p90_time)::text)
 	   IS DISTINCT FROM (d.visits, d.avg_time::text, d.p90_time::text)
 	OR NOT abs(e.avg_days - d.avg_days) < 1e-9;
+-- For a reader's eye: every stage (want justified, days to six places).
+SELECT stage, d.visits AS visits_got, e.visits AS visits_want, d.avg_time AS avg_got, justify_hours(e.avg_time) AS avg_want,
+	   d.p90_time AS p90_got, justify_hours(e.p90_time) AS p90_want,
+	   round(d.avg_days::numeric, 6) AS avg_days_got, round(e.avg_days::numeric, 6) AS avg_days_want
+  FROM regress_vs.expected_subs_durations e FULL JOIN regress_vs.subs_status_stage_durations d USING (stage)
+ ORDER BY d.ordinal, stage;
 
+CREATE VIEW regress_vs.expected_subs_rotting AS
 WITH last AS (
 	SELECT DISTINCT ON (h.id) h.* FROM regress_vs.subs_status_stage_history h ORDER BY h.id, h.changed_at DESC, h.seq DESC)
+		SELECT d.id, l.changed_at AS entered_at FROM regress_vs.subs d JOIN last l ON l.id = d.id AND l.to_stage = d.status
+		 WHERE d.status = 'trial' AND now() - l.changed_at > interval '30 days';
 SELECT count(*) AS rotting_mismatches, (SELECT count(*) > 0 FROM regress_vs.subs_status_rotting) AS some_rotting
-  FROM (SELECT d.id FROM regress_vs.subs d JOIN last l ON l.id = d.id AND l.to_stage = d.status
-		 WHERE d.status = 'trial' AND now() - l.changed_at > interval '30 days') e
+  FROM regress_vs.expected_subs_rotting e
   FULL JOIN regress_vs.subs_status_rotting r USING (id)
  WHERE e.id IS NULL OR r.id IS NULL;
+-- For a reader's eye: the first rows rotting in trial (30 days; all
+-- entered months ago).
+SELECT id, r.entered_at AS entered_got, e.entered_at AS entered_want
+  FROM regress_vs.expected_subs_rotting e FULL JOIN regress_vs.subs_status_rotting r USING (id) ORDER BY id LIMIT 5;
 
 -- Thresholds are read when the view is queried.
 SELECT pipeline.set_rotting_after('regress_vs.flow', 'trial', NULL);

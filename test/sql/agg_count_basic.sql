@@ -9,7 +9,7 @@ RESET client_min_messages;
 
 \i test/sql/include/side_by_side.sql
 
--- Reference metadata, written out by hand from DESIGN.md (not read from the
+-- Reference metadata, written out by hand from docs/stages.md (not read from the
 -- extension), and "reached" re-implemented in SQL.
 CREATE TABLE agg_count_ref (stage_type regtype, label text, ord integer, kind text);
 INSERT INTO agg_count_ref VALUES

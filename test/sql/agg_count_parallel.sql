@@ -19,7 +19,7 @@ SELECT i AS id, floor(random() * 25)::int AS grp,
   FROM generate_series(1, 60000) i;
 ANALYZE agg_count_par;
 
--- Plain SQL reference for pipeline.stage (hand-derived from DESIGN.md:
+-- Plain SQL reference for pipeline.stage (hand-derived from docs/stages.md:
 -- open stages are lead_generation..negotiation, won closed_won..follow_up,
 -- lost closed_lost; "reached target" for target <= follow_up is
 -- target <= s <= follow_up, except that an open s never reaches a won target).

@@ -153,7 +153,7 @@ UPDATE public.priv_deals SET stage = 'won' WHERE id = 2;     -- still enforced
 \echo SQLSTATE :SQLSTATE
 RESET ROLE;
 
--- superuser bypass, documented in docs/hardening.md: replica mode fires no
+-- superuser bypass, documented in docs/operations.md: replica mode fires no
 -- ordinary trigger, so neither rules nor history apply.
 SET session_replication_role = replica;
 UPDATE public.priv_deals SET stage = 'lost' WHERE id = 2;

@@ -5,7 +5,7 @@ RESET client_min_messages;
 
 \i test/sql/include/try.sql
 
--- An independent statement of the built-in rules (DESIGN.md "Rulesets"),
+-- An independent statement of the built-in rules (docs/transitions.md, "Rulesets"),
 -- from pipeline.stage_catalog, next to can_transition and the
 -- transition_rules view, for every (from, to) pair including creation
 -- (from NULL) under both rulesets: one row per pair and ruleset.

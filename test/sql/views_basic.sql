@@ -45,7 +45,7 @@ SELECT c.relname, c.relkind, pg_get_userbyid(c.relowner) AS owner,
   FROM pg_class c
  WHERE c.relnamespace = '"Regress Views"'::regnamespace AND c.relname LIKE 'Deals\_%' ORDER BY 1;
 
--- Exactly DESIGN.md's columns, BI-friendly types.
+-- Exactly the columns of docs/views.md, BI-friendly types.
 SELECT c.relname, a.attnum, a.attname, format_type(a.atttypid, a.atttypmod) AS type
   FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid
  WHERE c.relnamespace = '"Regress Views"'::regnamespace AND c.relkind = 'v'

@@ -284,7 +284,7 @@ SELECT stage, rotting_after_days FROM pipeline.stage_catalog
  WHERE stage_type = 'pipeline.stage' AND rotting_after IS NOT NULL ORDER BY ordinal;
 
 -- Funnel: a current row reached stage s when some non-lost stage x of its
--- history reached s -- DESIGN.md's rule, spelled out with kinds.
+-- history reached s -- the rule of docs/aggregates.md, spelled out with kinds.
 CREATE FUNCTION regress_vs.reached(x_kind text, x_ord integer, s_kind text, s_ord integer) RETURNS boolean
 	LANGUAGE sql IMMUTABLE AS $$
 	SELECT CASE

@@ -92,7 +92,16 @@ typedef struct HistoryPlanKey
 	bool		single;
 } HistoryPlanKey;
 
-/* A saved INSERT plan; lives for the backend, re-planned by plancache. */
+/*
+ * Rows a saved plan writes before it is prepared again (the first time;
+ * then each time the rows written through this entry have doubled).
+ */
+#define HISTORY_REPLAN_FIRST_ROWS 1024
+
+/*
+ * A saved INSERT plan; lives for the backend, re-planned by plancache on
+ * invalidation and by history_plan_get as the history table grows.
+ */
 typedef struct HistoryPlan
 {
 	HistoryPlanKey key;			/* hash key */
@@ -100,6 +109,8 @@ typedef struct HistoryPlan
 	int			nargs;
 	Oid			argtypes[INDEX_MAX_KEYS + 5];
 	SPIPlanPtr	plan;
+	uint64		written;		/* rows inserted through this entry */
+	uint64		replan_at;		/* prepare again once written reaches it */
 } HistoryPlan;
 
 /*
@@ -166,8 +177,15 @@ static void history_flush_queue(HistoryQueue *q);
 
 /*
  * The saved plan for this history table and statement text, prepared (as
- * the current user, which the caller has set to the owner) if it is new or
- * the text changed.
+ * the current user, which the caller has set to the owner) if it is new,
+ * the text changed, or the rows written through it have doubled since it
+ * was prepared.  That last rule is for the lookup of a key's latest row:
+ * a plan made while the history table was empty or small reads it with a
+ * sequential scan, and nothing else would make PostgreSQL plan it again
+ * before an ANALYZE, so a bulk load into a new history table (all in one
+ * statement) would read the whole table once per row.  Planned again, the
+ * lookup sees the table's current size and steps back on the primary key.
+ * Doubling keeps the extra planning to a few times per backend.
  */
 static HistoryPlan *
 history_plan_get(const HistoryPlanKey *key, const char *sql, int nargs, const Oid *argtypes)
@@ -187,10 +205,19 @@ history_plan_get(const HistoryPlanKey *key, const char *sql, int nargs, const Oi
 									HASH_ELEM | HASH_BLOBS);
 	}
 	hp = hash_search(history_plans, key, HASH_ENTER, &found);
+	if (!found)
+	{
+		hp->written = 0;
+		hp->replan_at = HISTORY_REPLAN_FIRST_ROWS;
+	}
 	if (found && hp->plan != NULL && hp->nargs == nargs &&
 		strcmp(hp->sql, sql) == 0 &&
 		memcmp(hp->argtypes, argtypes, sizeof(Oid) * nargs) == 0)
-		return hp;
+	{
+		if (hp->written < hp->replan_at)
+			return hp;
+		hp->replan_at = hp->written * 2;
+	}
 
 	if (found && hp->plan != NULL)
 	{
@@ -709,6 +736,7 @@ history_flush_queue(HistoryQueue *q)
 		ret = SPI_execute_plan(hp->plan, single ? values : NULL, single ? nulls : NULL, false, 0);
 		if (ret != SPI_OK_INSERT)
 			elog(ERROR, "SPI_execute_plan returned %s", SPI_result_code_string(ret));
+		hp->written += SPI_processed;
 	}
 	PG_FINALLY();
 	{

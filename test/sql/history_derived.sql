@@ -236,5 +236,25 @@ SELECT current_user = session_user AS caller_restored;
 SELECT id, from_stage, to_stage, changed_at - from_entered_at AS visit, furthest_before
   FROM hd.owned_stage_history ORDER BY seq;
 
+-- The writer's lookup of a key's latest row stays a step on the primary
+-- key as the history grows, even when its plan was first made while the
+-- table was known to be empty (analyzed empty): a bulk load into a new
+-- history in one statement must not read the whole table once per row.
+-- 20,000 created rows, then 20,000 moves, each in one statement, written
+-- in batches of 8,192: only the first batch's lookups (planned over the
+-- empty table) may scan it, the later ones use the index (unfixed, every
+-- lookup scanned: 40,000).  The counts are this transaction's own
+-- (pg_stat_xact_*).
+CREATE TABLE hd.bulk (id int PRIMARY KEY, stage pipeline.stage NOT NULL);
+SELECT pipeline.attach('hd.bulk', ruleset => 'lenient');
+ANALYZE hd.bulk_stage_history;
+BEGIN;
+INSERT INTO hd.bulk SELECT i, 'lead_generation' FROM generate_series(1, 20000) AS i;
+UPDATE hd.bulk SET stage = 'prospecting';
+SELECT n_tup_ins AS history_rows, seq_scan < 10000 AS about_the_first_batch_scanned,
+	   idx_scan >= 40000 - 10000 AS the_rest_by_index
+  FROM pg_stat_xact_user_tables WHERE relid = 'hd.bulk_stage_history'::regclass;
+COMMIT;
+
 DROP SCHEMA hd CASCADE;
 DROP ROLE regress_hd_owner;

@@ -4,10 +4,10 @@
  *		backlog_ratio over a period and book_to_bill, with their inverse
  *		transition functions for moving windows.
  *
- * Definitions (docs/aggregates.md, "Backlog over time"): an order is on the books at instant t when
- * booked_at < t and (fulfilled_at IS NULL or fulfilled_at >= t); periods are
- * [lower, upper) with a finite upper bound and an inclusive or unbounded
- * lower bound.  Then
+ * Definitions (docs/aggregates.md, "Backlog over time"): an order is on
+ * the books at instant t when booked_at < t and (fulfilled_at IS NULL or
+ * fulfilled_at >= t); periods are [lower, upper) with a finite upper bound
+ * and an inclusive or unbounded lower bound.  Then
  *		backlog_amount(t)        = sum of amounts on the books at t
  *		booked within the period    = sum where lower <= booked_at < upper
  *		fulfilled within the period = sum where lower <= fulfilled_at < upper

@@ -75,8 +75,9 @@ report_null_stage(TransitionRel *tr)
 }
 
 /*
- * 23514 with the message and DETAIL of docs/transitions.md, "Errors": the stages the ruleset allows
- * from the row's current stage (or from creation, from_idx == -1).
+ * 23514 with the message and DETAIL of docs/transitions.md, "Errors": the
+ * stages the ruleset allows from the row's current stage (or from
+ * creation, from_idx == -1).
  */
 static void
 report_illegal(EnforceCache *ec, const StageType *type,

@@ -260,7 +260,11 @@ shard_relation(Oid logical, int64 shardid)
 	char	   *name;
 
 	if (!OidIsValid(fn))
-		elog(ERROR, "Citus function pg_catalog.shard_name(regclass, bigint, boolean) does not exist");
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("pipeline needs Citus 13.1 or later on every node"),
+				 errdetail("Function pg_catalog.shard_name(regclass, bigint, boolean) does not exist on this node."),
+				 errhint("Upgrade Citus on this node (ALTER EXTENSION citus UPDATE after installing it).")));
 	name = TextDatumGetCString(OidFunctionCall3(fn, ObjectIdGetDatum(logical),
 												Int64GetDatum(shardid), BoolGetDatum(false)));
 	return RangeVarGetRelid(makeRangeVarFromNameList(compat_stringToQualifiedNameList(name)),
